@@ -1,0 +1,24 @@
+"""User-facing errors: each becomes one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class EvalkitError(Exception):
+    """An error caused by the user's input or environment, with a message fit for one line."""
+
+    exit_code = 2
+
+
+class RunInterrupted(EvalkitError):  # noqa: N818 - it is a condition, not a bug
+    """The run stopped early (Ctrl-C, a budget); what finished is saved and resumable."""
+
+    exit_code = 130
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean X?)' suffix for an unknown name, or '' when nothing is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,364 @@
+"""The engine: generate completions concurrently, score them, write everything as it finishes.
+
+Generation and scoring overlap: each completion is written to ``completions.jsonl`` as soon as
+it arrives and handed to a pool of scoring threads; each scored row is appended to
+``samples.jsonl``. A restarted run skips scored rows and scores, without regenerating, the
+completions that were generated but not yet scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit import provenance
+from evalkit.errors import EvalkitError, RunInterrupted
+from evalkit.executor import Executor
+from evalkit.metrics import summarize
+from evalkit.prices import PriceQuote
+from evalkit.progress import Progress
+from evalkit.records import (
+    Completion,
+    CompletionRow,
+    GenerationParams,
+    GenerationRequest,
+    PromptStyle,
+    Sample,
+    SampleRow,
+    row_key,
+)
+from evalkit.results import (
+    COMPLETIONS,
+    MANIFEST,
+    SAMPLES,
+    SUMMARY,
+    JsonlAppender,
+    Manifest,
+    Summary,
+    iter_jsonl,
+    read_manifest,
+    write_json_atomic,
+)
+from evalkit.retry import DEFAULT_POLICY, RetryPolicy
+from evalkit.runner import Runner
+from evalkit.task import Task
+
+FAIL_FAST_AFTER = 10
+"""A run whose first this-many requests all fail for good stops instead of going on."""
+
+
+@dataclass
+class RunPlan:
+    """Everything one evaluation of one task by one model needs."""
+
+    task: Task
+    runner: Runner
+    executor: Executor | None
+    out: Path
+    params: GenerationParams
+    price: PriceQuote
+    samples_per_task: int = 1
+    limit: int | None = None
+    command: list[str] = field(default_factory=lambda: list(sys.argv))
+    retry: RetryPolicy = field(default_factory=lambda: DEFAULT_POLICY)
+    show_progress: bool = True
+
+
+def select_samples(task: Task, limit: int | None) -> list[Sample]:
+    samples = list(task.samples())
+    return samples[:limit] if limit is not None else samples
+
+
+def fingerprint(plan: RunPlan, samples: Sequence[Sample]) -> dict[str, Any]:
+    """What two invocations must share for the second to resume the first."""
+    return {
+        "task": plan.task.name,
+        "task_version": plan.task.version,
+        "task_config": plan.task.config(),
+        "model": plan.runner.model.spec,
+        "model_id": plan.runner.model.model_id,
+        "style": plan.runner.prompt_style,
+        "generation": plan.params.model_dump(mode="json"),
+        "samples_per_task": plan.samples_per_task,
+        "sample_ids": hashlib.sha256("\n".join(s.id for s in samples).encode()).hexdigest(),
+    }
+
+
+def default_run_id(task: str, model: str, print_: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(print_, sort_keys=True).encode()).hexdigest()[:8]
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in model).strip("-")
+    return f"{task.replace(':', '-')}__{slug}__{digest}"
+
+
+def _manifest(plan: RunPlan, samples: Sequence[Sample], print_: dict[str, Any]) -> Manifest:
+    model = plan.runner.model
+    return Manifest(
+        run_id=plan.out.name,
+        fingerprint=print_,
+        evalkit_version=provenance.evalkit_version(),
+        git_commit=provenance.git_commit(),
+        task=plan.task.name,
+        task_version=plan.task.version,
+        task_config=plan.task.config(),
+        domain=plan.task.domain,
+        data_checksum=plan.task.data_checksum(),
+        model={
+            "spec": model.spec, "alias": model.alias, "provider": model.provider,
+            "model_id": model.model_id, "base_url": model.base_url,
+            "open_weights": model.open_weights, "self_hosted": model.self_hosted,
+        },
+        runner=plan.runner.describe(),
+        generation=plan.params.model_dump(mode="json"),
+        samples_per_task=plan.samples_per_task,
+        limit=plan.limit,
+        seed=plan.params.seed,
+        price=plan.price.to_dict(),
+        executor={"level": plan.executor.level, "parallelism": plan.executor.parallelism}
+        if plan.executor
+        else None,
+        packages=provenance.package_versions(),
+        machine=provenance.machine(),
+        command=plan.command,
+        started_at=provenance.now_iso(),
+    )
+
+
+def open_run_folder(plan: RunPlan, samples: Sequence[Sample]) -> Manifest:
+    """Create the run folder, or check that an existing one is this same run, and resume it."""
+    print_ = fingerprint(plan, samples)
+    plan.out.mkdir(parents=True, exist_ok=True)
+    existing = read_manifest(plan.out)
+    if existing is None:
+        manifest = _manifest(plan, samples, print_)
+    else:
+        if existing.fingerprint != print_:
+            changed = sorted(k for k in print_ if existing.fingerprint.get(k) != print_[k])
+            raise EvalkitError(
+                f"{plan.out} holds a different run (differs in {', '.join(changed)}); "
+                "choose another --out"
+            )
+        manifest = existing.model_copy(
+            update={"resumed_at": [*existing.resumed_at, provenance.now_iso()],
+                    "finished_at": None}
+        )
+    write_json_atomic(plan.out / MANIFEST, manifest.model_dump(mode="json"))
+    return manifest
+
+
+class _FailFast:
+    def __init__(self) -> None:
+        self.successes = 0
+        self.failures = 0
+        self.last_error = ""
+
+    def record(self, completion: Completion) -> None:
+        if completion.error is None:
+            self.successes += 1
+        else:
+            self.failures += 1
+            self.last_error = completion.error
+
+    def tripped(self, total: int) -> bool:
+        return self.successes == 0 and self.failures >= min(FAIL_FAST_AFTER, total)
+
+
+async def generate_with_retries(
+    runner: Runner, request: GenerationRequest, policy: RetryPolicy
+) -> Completion:
+    """One completion, retried as the runner's error classification allows."""
+    attempt = 0
+    while True:
+        attempt += 1
+        start = time.perf_counter()
+        try:
+            completion = await runner.generate(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            decision = runner.classify_error(exc)
+            if not decision.retryable or attempt >= policy.max_attempts:
+                kind = decision.kind.value
+                return Completion(error=f"{kind}: {type(exc).__name__}: {exc}"[:500],
+                                  attempts=attempt, latency_s=time.perf_counter() - start)
+            await asyncio.sleep(policy.delay(attempt, decision))
+            continue
+        if completion.latency_s == 0.0:
+            completion.latency_s = time.perf_counter() - start
+        completion.attempts = attempt
+        return completion
+
+
+def score_one(task: Task, executor: Executor | None, sample: Sample,
+              generated: CompletionRow) -> SampleRow:
+    completion = generated.completion
+    if completion.error is not None:
+        score_value, passed, status, answer = 0.0, False, "generation_error", ""
+        error_type, detail = None, completion.error
+    else:
+        score = task.score(sample, completion.text, generated.style, executor)
+        score_value, passed, status, answer = score.value, score.passed, score.status, score.answer
+        error_type, detail = score.error_type, score.detail
+    return SampleRow(
+        task_id=sample.id,
+        sample_index=generated.sample_index,
+        style=generated.style,
+        completion=answer,
+        raw_completion=completion.text,
+        passed=passed,
+        score=score_value,
+        status=status,
+        error_type=error_type,
+        detail=detail[:1000],
+        tokens_in=completion.tokens_in,
+        tokens_out=completion.tokens_out,
+        cost_usd=completion.cost_usd,
+        latency_s=completion.latency_s,
+        finish_reason=completion.finish_reason,
+        generation_error=completion.error,
+        attempts=completion.attempts,
+        domain=sample.metadata.get("domain"),
+    )
+
+
+async def _evaluate(plan: RunPlan, samples: list[Sample], progress: Progress) -> None:
+    by_id = {s.id: s for s in samples}
+    done = {row.key for row in iter_jsonl(plan.out / SAMPLES, SampleRow)}
+    pending_scores = {
+        row_key(r.task_id, r.sample_index): r
+        for r in iter_jsonl(plan.out / COMPLETIONS, CompletionRow)
+        if row_key(r.task_id, r.sample_index) not in done and r.task_id in by_id
+    }
+    todo = [
+        GenerationRequest(sample=s, sample_index=i, style=plan.runner.prompt_style,
+                          params=plan.params)
+        for s in samples
+        for i in range(plan.samples_per_task)
+        if row_key(s.id, i) not in done and row_key(s.id, i) not in pending_scores
+    ]
+    progress.advance(len(done))
+    loop = asyncio.get_running_loop()
+    workers = plan.executor.parallelism if plan.executor else 2
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="evalkit-score")
+    scored_out = JsonlAppender(plan.out / SAMPLES)
+    generated_out = JsonlAppender(plan.out / COMPLETIONS)
+    scoring: set[asyncio.Future[SampleRow]] = set()
+
+    def submit_score(generated: CompletionRow) -> None:
+        future = loop.run_in_executor(
+            pool, score_one, plan.task, plan.executor, by_id[generated.task_id], generated
+        )
+        scoring.add(future)
+
+        def finished(fut: asyncio.Future[SampleRow]) -> None:
+            scoring.discard(fut)
+            if not fut.cancelled() and fut.exception() is None:
+                row = fut.result()
+                scored_out.append(row)
+                progress.advance(1, cost=row.cost_usd, tokens=row.tokens_in + row.tokens_out)
+
+        future.add_done_callback(finished)
+
+    try:
+        for generated in pending_scores.values():
+            submit_score(generated)
+        await _generate_all(plan, todo, generated_out, submit_score)
+        while scoring:
+            await asyncio.gather(*list(scoring))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        scored_out.close()
+        generated_out.close()
+
+
+async def _generate_all(plan: RunPlan, todo: list[GenerationRequest],
+                        generated_out: JsonlAppender, on_generated: Any) -> None:
+    queue: asyncio.Queue[GenerationRequest] = asyncio.Queue()
+    for request in todo:
+        queue.put_nowait(request)
+    fail_fast = _FailFast()
+
+    async def worker() -> None:
+        while not queue.empty():
+            request = queue.get_nowait()
+            completion = await generate_with_retries(plan.runner, request, plan.retry)
+            if completion.cost_usd is None and completion.error is None:
+                completion.cost_usd = plan.price.cost(completion.tokens_in, completion.tokens_out)
+            fail_fast.record(completion)
+            if fail_fast.tripped(len(todo)):
+                raise EvalkitError(
+                    f"the first {fail_fast.failures} requests all failed; stopping "
+                    f"(last error: {fail_fast.last_error})"
+                )
+            generated = CompletionRow(task_id=request.sample.id,
+                                      sample_index=request.sample_index,
+                                      style=request.style, completion=completion)
+            generated_out.append(generated)
+            on_generated(generated)
+
+    n_workers = max(1, min(plan.runner.concurrency, len(todo)))
+    tasks = [asyncio.create_task(worker()) for _ in range(n_workers)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
+def run_evaluation(plan: RunPlan) -> Summary:
+    """Run (or resume) one evaluation and return its summary."""
+    samples = select_samples(plan.task, plan.limit)
+    if not samples:
+        raise EvalkitError(f"task {plan.task.name!r} produced no samples")
+    plan.runner.check_ready()
+    manifest = open_run_folder(plan, samples)
+    total = len(samples) * plan.samples_per_task
+    with Progress(total, f"{plan.task.name} x {plan.runner.model.label}",
+                  enabled=plan.show_progress) as progress:
+        try:
+            asyncio.run(_run_and_close(plan, samples, progress))
+        except KeyboardInterrupt:
+            raise RunInterrupted(
+                f"interrupted; finished samples are saved in {plan.out}: "
+                "run the same command again to resume"
+            ) from None
+    summary = build_summary(plan.task, plan.runner, plan.out, samples, plan.samples_per_task)
+    write_json_atomic(plan.out / SUMMARY, summary.model_dump(mode="json", by_alias=True))
+    manifest = manifest.model_copy(update={"finished_at": provenance.now_iso()})
+    write_json_atomic(plan.out / MANIFEST, manifest.model_dump(mode="json"))
+    return summary
+
+
+async def _run_and_close(plan: RunPlan, samples: list[Sample], progress: Progress) -> None:
+    try:
+        await _evaluate(plan, samples, progress)
+    finally:
+        await plan.runner.aclose()
+
+
+def build_summary(task: Task, runner: Runner | None, out: Path, samples: Sequence[Sample],
+                  samples_per_task: int, model_label: str | None = None,
+                  provider: str | None = None) -> Summary:
+    """Summarise the scored rows of a run folder, in the task's sample order."""
+    order = {s.id: i for i, s in enumerate(samples)}
+    rows = {r.key: r for r in iter_jsonl(out / SAMPLES, SampleRow) if r.task_id in order}
+    ordered = sorted(rows.values(), key=lambda r: (order[r.task_id], r.sample_index))
+    figures = summarize(ordered)
+    return Summary.model_validate(
+        {
+            "task": task.name,
+            "task_version": task.version,
+            "domain": task.domain,
+            "model": model_label or (runner.model.label if runner else "unknown"),
+            "provider": provider or (runner.model.provider if runner else "unknown"),
+            **figures,
+            "complete": len(ordered) == len(samples) * samples_per_task,
+        }
+    )

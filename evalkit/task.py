@@ -1,0 +1,56 @@
+"""The task interface: a task produces samples and scores completions of them."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from evalkit.executor import Executor
+from evalkit.records import GenerationParams, PromptStyle, Sample, Score
+
+
+class Task(ABC):
+    """A benchmark. Subclasses set ``name``, ``version`` and ``domain`` and carry a docstring card
+    (what it measures, the paper, the data source, the license).
+
+    ``version`` must change whenever the prompt, the data or the scoring changes: runs of
+    different versions are never compared as if they were the same.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    domain: ClassVar[str]
+    needs_executor: ClassVar[bool] = False
+
+    @abstractmethod
+    def samples(self) -> Sequence[Sample]:
+        """Every sample of the task, in a fixed order."""
+
+    @abstractmethod
+    def data_checksum(self) -> str:
+        """A checksum of the data the samples came from (recorded in the manifest)."""
+
+    @abstractmethod
+    def score(
+        self, sample: Sample, output: str, style: PromptStyle, executor: Executor | None
+    ) -> Score:
+        """Post-process one model output and score it. Must be safe to call from threads."""
+
+    def generation_params(self, style: PromptStyle) -> GenerationParams:
+        """The task's default generation parameters for a prompt style (stops, max tokens)."""
+        return GenerationParams()
+
+    def config(self) -> dict[str, object]:
+        """The options this task was built with (recorded in the manifest)."""
+        return {}
+
+
+def file_checksum(*paths: Path) -> str:
+    """SHA-256 over the bytes of the given files, in order."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return f"sha256:{digest.hexdigest()}"

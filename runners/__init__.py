@@ -1,0 +1,1 @@
+"""evalkit's first-party runners, registered through the ``evalkit.runners`` entry points."""

@@ -1,0 +1,1 @@
+"""evalkit's first-party tasks, registered through the ``evalkit.tasks`` entry points."""
