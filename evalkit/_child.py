@@ -1,6 +1,7 @@
 """Runs one untrusted program inside an executor's child process and reports how it ended.
 
-Invoked as ``python -I -m evalkit._child PROGRAM_FILE VERDICT_FD`` (or run by a fork server).
+Invoked as ``python -I -m evalkit._child PROGRAM_FILE VERDICT_FD MEMORY_BYTES FILE_BYTES``.
+It sets its own resource limits before it reads the program.
 The verdict pipe receives one JSON line tagged with a nonce that the parent sends on stdin,
 written only after the program has run to its end or raised; a program that exits early
 (``sys.exit``, ``os._exit``) leaves no verdict and so never counts as a pass.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 
 
@@ -35,8 +37,15 @@ def run(source: str, filename: str) -> dict[str, str]:
     return _verdict(None)
 
 
+def limit_resources(memory_bytes: int, file_size_bytes: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_bytes, file_size_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def main() -> None:
     program_file, verdict_fd = sys.argv[1], int(sys.argv[2])
+    limit_resources(int(sys.argv[3]), int(sys.argv[4]))
     nonce = sys.stdin.readline().strip()
     sys.stdin.close()
     with open(program_file, encoding="utf-8") as handle:

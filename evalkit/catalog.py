@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from evalkit.errors import EvalkitError, did_you_mean
+from evalkit.errors import EvalkitError, describe_validation_error, did_you_mean
 from evalkit.registry import RUNNERS
 from evalkit.runner import ModelSpec
 
@@ -56,9 +56,7 @@ def _parse(text: str, origin: str) -> dict[str, CatalogEntry]:
     except yaml.YAMLError as exc:
         raise EvalkitError(f"{origin}: not valid YAML ({exc})") from exc
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise EvalkitError(f"{origin}: {where}: {first['msg']}") from exc
+        raise EvalkitError(f"{origin}: {describe_validation_error(exc)}") from exc
 
 
 @cache
@@ -91,8 +89,13 @@ def resolve_model(spec: str, catalog: dict[str, CatalogEntry]) -> ModelSpec:
         for alias, entry in catalog.items():
             if entry.provider == provider and entry.model_id == model_id:
                 return _from_entry(spec, alias, entry)
-        return ModelSpec(spec=spec, provider=provider, model_id=model_id,
-                         self_hosted=provider == "hf", open_weights=provider == "hf")
+        return ModelSpec(
+            spec=spec,
+            provider=provider,
+            model_id=model_id,
+            self_hosted=provider == "hf",
+            open_weights=provider == "hf",
+        )
     if not sep and spec in RUNNERS:
         return ModelSpec(spec=spec, provider=spec, model_id=spec)
     choices = [*catalog, *(f"{name}:" for name in RUNNERS.names())]
@@ -112,8 +115,9 @@ def _from_entry(spec: str, alias: str, entry: CatalogEntry) -> ModelSpec:
         base_url=entry.base_url,
         open_weights=entry.open_weights,
         self_hosted=entry.self_hosted,
-        prompt_style="chat" if entry.prompt_style == "chat" else (
-            "completion" if entry.prompt_style == "completion" else None),
+        prompt_style="chat"
+        if entry.prompt_style == "chat"
+        else ("completion" if entry.prompt_style == "completion" else None),
         prices_ref=entry.prices_ref,
         price_in_per_mtok=entry.price.input if entry.price else None,
         price_out_per_mtok=entry.price.output if entry.price else None,

@@ -33,14 +33,25 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="evaluate a model on a task (resumes an interrupted run)")
     run.add_argument("--task", required=True, help="task name (see `evalkit tasks`)")
-    run.add_argument("--model", required=True,
-                     help="catalog alias, provider:model-id, or runner name (see `evalkit models`)")
+    run.add_argument(
+        "--model",
+        required=True,
+        help="catalog alias, provider:model-id, or runner name (see `evalkit models`)",
+    )
     run.add_argument("--limit", type=_positive_int, help="only the first N samples")
-    run.add_argument("--samples-per-task", type=_positive_int, default=1, metavar="N",
-                     help="completions per sample, for pass@k (default 1)")
+    run.add_argument(
+        "--samples-per-task",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="completions per sample, for pass@k (default 1)",
+    )
     run.add_argument("--out", type=Path, help="run folder (default results/<run-id>/)")
-    run.add_argument("--temperature", type=float,
-                     help="sampling temperature (default 0, or 0.8 with --samples-per-task > 1)")
+    run.add_argument(
+        "--temperature",
+        type=float,
+        help="sampling temperature (default 0, or 0.8 with --samples-per-task > 1)",
+    )
     run.add_argument("--top-p", type=float)
     run.add_argument("--max-tokens", type=_positive_int)
     run.add_argument("--seed", type=int, default=1234)
@@ -52,11 +63,16 @@ def _parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser("score", help="score completions produced elsewhere")
     score.add_argument("--task", required=True)
-    score.add_argument("--samples", required=True, type=Path,
-                       help="JSONL rows with task_id and completion")
+    score.add_argument(
+        "--samples", required=True, type=Path, help="JSONL rows with task_id and completion"
+    )
     score.add_argument("--out", required=True, type=Path)
-    score.add_argument("--style", choices=["completion", "chat"], default="completion",
-                       help="completion: continuations of the prompt; chat: whole replies")
+    score.add_argument(
+        "--style",
+        choices=["completion", "chat"],
+        default="completion",
+        help="completion: continuations of the prompt; chat: whole replies",
+    )
     score.add_argument("--model", default="external", help="label for the report")
     score.add_argument("--timeout", type=float, help="seconds per test program")
 
@@ -77,8 +93,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     task = build_task(args.task)
     model = resolve(args.model, args.catalog)
-    runner = build_runner(model, RunnerOptions(concurrency=args.concurrency,
-                                               base_url=args.base_url))
+    runner = build_runner(
+        model, RunnerOptions(concurrency=args.concurrency, base_url=args.base_url)
+    )
     params = task.generation_params(runner.prompt_style)
     temperature = args.temperature
     if temperature is None:
@@ -91,17 +108,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = params.model_copy(update=overrides)
     price = quote_price(model)
     if not price.known:
-        print(f"evalkit: warning: no known price for {model.spec}; cost is not reported",
-              file=sys.stderr)
+        print(
+            f"evalkit: warning: no known price for {model.spec}; cost is not reported",
+            file=sys.stderr,
+        )
     executor = build_executor(args.timeout) if task.needs_executor else None
-    plan = RunPlan(task=task, runner=runner, executor=executor, out=Path("."), params=params,
-                   price=price, samples_per_task=args.samples_per_task, limit=args.limit,
-                   show_progress=not args.no_progress)
+    plan = RunPlan(
+        task=task,
+        runner=runner,
+        executor=executor,
+        out=Path("."),
+        params=params,
+        price=price,
+        samples_per_task=args.samples_per_task,
+        limit=args.limit,
+        show_progress=not args.no_progress,
+    )
     if args.out is None:
         from evalkit.pipeline import select_samples
 
-        run_id = default_run_id(task.name, model.spec,
-                                fingerprint(plan, select_samples(task, args.limit)))
+        run_id = default_run_id(
+            task.name, model.spec, fingerprint(plan, select_samples(task, args.limit))
+        )
         plan.out = DEFAULT_RESULTS / run_id
     else:
         plan.out = args.out
@@ -118,13 +146,22 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     lo, hi = summary["ci95"]
     cost = summary["cost_usd"]
     per = summary["cost_per_correct_usd"]
-    print(f"{summary['task']} x {summary['model']}: pass@1 = {summary['pass@1']:.3f} "
-          f"[{lo:.3f}, {hi:.3f}] on n = {summary['n']}"
-          + "".join(f", {k} = {v:.3f}" for k, v in summary.items()
-                    if k.startswith("pass@") and k != "pass@1"))
-    print("cost: " + ("n/a" if cost is None else f"${cost:.4f}")
-          + ", per correct answer: " + ("n/a" if per is None else f"${per:.6f}")
-          + f"; tokens in/out: {summary['tokens_in']}/{summary['tokens_out']}")
+    print(
+        f"{summary['task']} x {summary['model']}: pass@1 = {summary['pass@1']:.3f} "
+        f"[{lo:.3f}, {hi:.3f}] on n = {summary['n']}"
+        + "".join(
+            f", {k} = {v:.3f}"
+            for k, v in summary.items()
+            if k.startswith("pass@") and k != "pass@1"
+        )
+    )
+    print(
+        "cost: "
+        + ("n/a" if cost is None else f"${cost:.4f}")
+        + ", per correct answer: "
+        + ("n/a" if per is None else f"${per:.6f}")
+        + f"; tokens in/out: {summary['tokens_in']}/{summary['tokens_out']}"
+    )
     print(f"results: {out}")
 
 
@@ -135,7 +172,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     task = build_task(args.task)
     executor = build_executor(args.timeout) if task.needs_executor else None
     try:
-        summary = score_file(task, args.samples, args.out, executor, args.style, args.model)
+        summary = score_file(
+            task, args.samples, args.out, executor, style=args.style, model_label=args.model
+        )
     finally:
         if executor is not None:
             executor.close()
@@ -148,8 +187,10 @@ def cmd_tasks(_: argparse.Namespace) -> int:
 
     for name in TASKS.names():
         task_cls = TASKS.get(name)
-        print(f"{name:<24} v{getattr(task_cls, 'version', '?'):<4} "
-              f"{getattr(task_cls, 'domain', ''):<10} {describe(task_cls)}")
+        print(
+            f"{name:<24} v{getattr(task_cls, 'version', '?'):<4} "
+            f"{getattr(task_cls, 'domain', ''):<10} {describe(task_cls)}"
+        )
     return 0
 
 
@@ -162,12 +203,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     for alias in sorted(catalog):
         model = resolve_model(alias, catalog)
         quote = quote_price(model)
+
         def fmt(v: float | None) -> str:
             return "n/a" if v is None else f"{v:.2f}"
-        print(f"{alias:<20} {model.provider:<10} {model.model_id:<28} "
-              f"{fmt(quote.input_per_mtok):>8} {fmt(quote.output_per_mtok):>8}  {quote.source}")
-    print("\nAlso: provider:model-id for any model of a registered runner "
-          "(e.g. openai:gpt-4o-mini, hf:./checkpoint).")
+
+        print(
+            f"{alias:<20} {model.provider:<10} {model.model_id:<28} "
+            f"{fmt(quote.input_per_mtok):>8} {fmt(quote.output_per_mtok):>8}  {quote.source}"
+        )
+    print(
+        "\nAlso: provider:model-id for any model of a registered runner "
+        "(e.g. openai:gpt-4o-mini, hf:./checkpoint)."
+    )
     return 0
 
 
@@ -179,14 +226,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not folders:
         from evalkit.errors import EvalkitError
 
-        raise EvalkitError("no finished runs (folders with summary.json) under "
-                           + ", ".join(map(str, args.runs)))
+        raise EvalkitError(
+            "no finished runs (folders with summary.json) under " + ", ".join(map(str, args.runs))
+        )
     print(markdown_table([read_run(f) for f in folders]), end="")
     return 0
 
 
-COMMANDS = {"run": cmd_run, "score": cmd_score, "tasks": cmd_tasks, "models": cmd_models,
-            "report": cmd_report}
+COMMANDS = {
+    "run": cmd_run,
+    "score": cmd_score,
+    "tasks": cmd_tasks,
+    "models": cmd_models,
+    "report": cmd_report,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -205,8 +258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        print(f"evalkit: internal error: {type(exc).__name__}: {exc} "
-              "(run with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"evalkit: internal error: {type(exc).__name__}: {exc} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

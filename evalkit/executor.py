@@ -6,9 +6,9 @@ calls it from ``parallelism`` threads at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import resource
 import secrets
 import select
 import shutil
@@ -72,12 +72,6 @@ class Executor(ABC):
         self.close()
 
 
-def _limit_child(limits: Limits) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
 def parse_verdict(raw: bytes, nonce: str) -> dict[str, str] | None:
     """The child's verdict, if it wrote one carrying the right nonce."""
     for line in raw.decode("utf-8", "replace").splitlines():
@@ -126,7 +120,16 @@ class SubprocessExecutor(Executor):
         start = time.monotonic()
         with open(stderr_file, "wb") as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "evalkit._child", program_file, str(verdict_write)],
+                [
+                    sys.executable,
+                    "-I",
+                    "-m",
+                    "evalkit._child",
+                    program_file,
+                    str(verdict_write),
+                    str(self.limits.memory_bytes),
+                    str(self.limits.file_size_bytes),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
@@ -134,7 +137,6 @@ class SubprocessExecutor(Executor):
                 env={**MINIMAL_ENV, "PYTHONPATH": _package_root()},
                 pass_fds=(verdict_write,),
                 start_new_session=True,
-                preexec_fn=lambda: _limit_child(self.limits),
             )
         os.close(verdict_write)
         timed_out = False
@@ -162,12 +164,12 @@ class SubprocessExecutor(Executor):
                 duration_s=duration,
             )
         if timed_out:
-            return ExecutionResult("timeout", detail=f"over {timeout:g}s", stderr_tail=tail,
-                                   duration_s=duration)
+            return ExecutionResult(
+                "timeout", detail=f"over {timeout:g}s", stderr_tail=tail, duration_s=duration
+            )
         if proc.returncode is not None and proc.returncode < 0:
             name = signal.Signals(-proc.returncode).name
-            return ExecutionResult("killed", error_type=name, stderr_tail=tail,
-                                   duration_s=duration)
+            return ExecutionResult("killed", error_type=name, stderr_tail=tail, duration_s=duration)
         return ExecutionResult(
             "error",
             error_type="EarlyExit",
@@ -200,10 +202,8 @@ def _read_until_eof(fd: int, deadline: float) -> bytes:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait()
 
 

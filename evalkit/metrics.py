@@ -39,8 +39,10 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[fl
     from scipy.stats import t
 
     arr = np.asarray(values, dtype=float)
-    half = float(t.ppf(0.5 + confidence / 2, len(arr) - 1)) * float(arr.std(ddof=1)) / math.sqrt(
-        len(arr)
+    half = (
+        float(t.ppf(0.5 + confidence / 2, len(arr) - 1))
+        * float(arr.std(ddof=1))
+        / math.sqrt(len(arr))
     )
     mean = float(arr.mean())
     return (max(0.0, mean - half), min(1.0, mean + half))
@@ -78,8 +80,9 @@ def summarize(rows: Iterable[SampleRow], ks: Sequence[int] = (1, 10, 100)) -> di
     for k in ks:
         if 1 < k <= samples_per_task:
             summary[f"pass@{k}"] = float(
-                np.mean([pass_at_k(len(g), sum(r.passed for r in g), k)
-                         for g in by_problem.values()])
+                np.mean(
+                    [pass_at_k(len(g), sum(r.passed for r in g), k) for g in by_problem.values()]
+                )
             )
     costs = [r.cost_usd for r in all_rows]
     total_cost = None if any(c is None for c in costs) else float(sum(c or 0.0 for c in costs))

@@ -30,7 +30,6 @@ from evalkit.records import (
     CompletionRow,
     GenerationParams,
     GenerationRequest,
-    PromptStyle,
     Sample,
     SampleRow,
     row_key,
@@ -111,9 +110,13 @@ def _manifest(plan: RunPlan, samples: Sequence[Sample], print_: dict[str, Any]) 
         domain=plan.task.domain,
         data_checksum=plan.task.data_checksum(),
         model={
-            "spec": model.spec, "alias": model.alias, "provider": model.provider,
-            "model_id": model.model_id, "base_url": model.base_url,
-            "open_weights": model.open_weights, "self_hosted": model.self_hosted,
+            "spec": model.spec,
+            "alias": model.alias,
+            "provider": model.provider,
+            "model_id": model.model_id,
+            "base_url": model.base_url,
+            "open_weights": model.open_weights,
+            "self_hosted": model.self_hosted,
         },
         runner=plan.runner.describe(),
         generation=plan.params.model_dump(mode="json"),
@@ -146,8 +149,7 @@ def open_run_folder(plan: RunPlan, samples: Sequence[Sample]) -> Manifest:
                 "choose another --out"
             )
         manifest = existing.model_copy(
-            update={"resumed_at": [*existing.resumed_at, provenance.now_iso()],
-                    "finished_at": None}
+            update={"resumed_at": [*existing.resumed_at, provenance.now_iso()], "finished_at": None}
         )
     write_json_atomic(plan.out / MANIFEST, manifest.model_dump(mode="json"))
     return manifest
@@ -186,8 +188,12 @@ async def generate_with_retries(
             decision = runner.classify_error(exc)
             if not decision.retryable or attempt >= policy.max_attempts:
                 kind = decision.kind.value
-                return Completion(error=f"{kind}: {type(exc).__name__}: {exc}"[:500],
-                                  attempts=attempt, latency_s=time.perf_counter() - start)
+                return Completion(
+                    error=f"{kind}: {type(exc).__name__}: {exc}"[:500],
+                    attempts=attempt,
+                    latency_s=time.perf_counter() - start,
+                    cost_usd=0.0,
+                )
             await asyncio.sleep(policy.delay(attempt, decision))
             continue
         if completion.latency_s == 0.0:
@@ -196,8 +202,9 @@ async def generate_with_retries(
         return completion
 
 
-def score_one(task: Task, executor: Executor | None, sample: Sample,
-              generated: CompletionRow) -> SampleRow:
+def score_one(
+    task: Task, executor: Executor | None, sample: Sample, generated: CompletionRow
+) -> SampleRow:
     completion = generated.completion
     if completion.error is not None:
         score_value, passed, status, answer = 0.0, False, "generation_error", ""
@@ -237,8 +244,9 @@ async def _evaluate(plan: RunPlan, samples: list[Sample], progress: Progress) ->
         if row_key(r.task_id, r.sample_index) not in done and r.task_id in by_id
     }
     todo = [
-        GenerationRequest(sample=s, sample_index=i, style=plan.runner.prompt_style,
-                          params=plan.params)
+        GenerationRequest(
+            sample=s, sample_index=i, style=plan.runner.prompt_style, params=plan.params
+        )
         for s in samples
         for i in range(plan.samples_per_task)
         if row_key(s.id, i) not in done and row_key(s.id, i) not in pending_scores
@@ -278,8 +286,9 @@ async def _evaluate(plan: RunPlan, samples: list[Sample], progress: Progress) ->
         generated_out.close()
 
 
-async def _generate_all(plan: RunPlan, todo: list[GenerationRequest],
-                        generated_out: JsonlAppender, on_generated: Any) -> None:
+async def _generate_all(
+    plan: RunPlan, todo: list[GenerationRequest], generated_out: JsonlAppender, on_generated: Any
+) -> None:
     queue: asyncio.Queue[GenerationRequest] = asyncio.Queue()
     for request in todo:
         queue.put_nowait(request)
@@ -297,9 +306,12 @@ async def _generate_all(plan: RunPlan, todo: list[GenerationRequest],
                     f"the first {fail_fast.failures} requests all failed; stopping "
                     f"(last error: {fail_fast.last_error})"
                 )
-            generated = CompletionRow(task_id=request.sample.id,
-                                      sample_index=request.sample_index,
-                                      style=request.style, completion=completion)
+            generated = CompletionRow(
+                task_id=request.sample.id,
+                sample_index=request.sample_index,
+                style=request.style,
+                completion=completion,
+            )
             generated_out.append(generated)
             on_generated(generated)
 
@@ -320,8 +332,9 @@ def run_evaluation(plan: RunPlan) -> Summary:
     plan.runner.check_ready()
     manifest = open_run_folder(plan, samples)
     total = len(samples) * plan.samples_per_task
-    with Progress(total, f"{plan.task.name} x {plan.runner.model.label}",
-                  enabled=plan.show_progress) as progress:
+    with Progress(
+        total, f"{plan.task.name} x {plan.runner.model.label}", enabled=plan.show_progress
+    ) as progress:
         try:
             asyncio.run(_run_and_close(plan, samples, progress))
         except KeyboardInterrupt:
@@ -329,7 +342,13 @@ def run_evaluation(plan: RunPlan) -> Summary:
                 f"interrupted; finished samples are saved in {plan.out}: "
                 "run the same command again to resume"
             ) from None
-    summary = build_summary(plan.task, plan.runner, plan.out, samples, plan.samples_per_task)
+    summary = build_summary(
+        plan.task,
+        runner=plan.runner,
+        out=plan.out,
+        samples=samples,
+        samples_per_task=plan.samples_per_task,
+    )
     write_json_atomic(plan.out / SUMMARY, summary.model_dump(mode="json", by_alias=True))
     manifest = manifest.model_copy(update={"finished_at": provenance.now_iso()})
     write_json_atomic(plan.out / MANIFEST, manifest.model_dump(mode="json"))
@@ -343,9 +362,16 @@ async def _run_and_close(plan: RunPlan, samples: list[Sample], progress: Progres
         await plan.runner.aclose()
 
 
-def build_summary(task: Task, runner: Runner | None, out: Path, samples: Sequence[Sample],
-                  samples_per_task: int, model_label: str | None = None,
-                  provider: str | None = None) -> Summary:
+def build_summary(
+    task: Task,
+    *,
+    runner: Runner | None,
+    out: Path,
+    samples: Sequence[Sample],
+    samples_per_task: int,
+    model_label: str | None = None,
+    provider: str | None = None,
+) -> Summary:
     """Summarise the scored rows of a run folder, in the task's sample order."""
     order = {s.id: i for i, s in enumerate(samples)}
     rows = {r.key: r for r in iter_jsonl(out / SAMPLES, SampleRow) if r.task_id in order}

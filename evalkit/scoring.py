@@ -37,15 +37,28 @@ def read_completions(path: Path, known_ids: set[str], style: PromptStyle) -> lis
                 raise EvalkitError(f"{path}:{number}: unknown task_id {task_id!r}")
             index = seen.get(task_id, 0)
             seen[task_id] = index + 1
-            rows.append(CompletionRow(task_id=task_id, sample_index=index, style=style,
-                                      completion=Completion(text=record["completion"])))
+            rows.append(
+                CompletionRow(
+                    task_id=task_id,
+                    sample_index=index,
+                    style=style,
+                    completion=Completion(text=record["completion"]),
+                )
+            )
     if not rows:
         raise EvalkitError(f"{path}: no rows to score")
     return rows
 
 
-def score_file(task: Task, samples_file: Path, out: Path, executor: Executor | None,
-               style: PromptStyle = "completion", model_label: str = "external") -> Summary:
+def score_file(
+    task: Task,
+    samples_file: Path,
+    out: Path,
+    executor: Executor | None,
+    *,
+    style: PromptStyle = "completion",
+    model_label: str = "external",
+) -> Summary:
     """Score every row of ``samples_file``; write ``samples.jsonl`` in the input's order."""
     by_id = {s.id: s for s in task.samples()}
     rows = read_completions(samples_file, set(by_id), style)
@@ -64,7 +77,14 @@ def score_file(task: Task, samples_file: Path, out: Path, executor: Executor | N
     for r in rows:
         counts[r.task_id] = counts.get(r.task_id, 0) + 1
     used = [s for s in task.samples() if s.id in counts]
-    summary = build_summary(task, None, out, used, min(counts.values()),
-                            model_label=model_label, provider="external")
+    summary = build_summary(
+        task,
+        runner=None,
+        out=out,
+        samples=used,
+        samples_per_task=min(counts.values()),
+        model_label=model_label,
+        provider="external",
+    )
     write_json_atomic(out / SUMMARY, summary.model_dump(mode="json", by_alias=True))
     return summary

@@ -76,8 +76,9 @@ class HumanEval(Task):
         return file_checksum(self.data_file)
 
     def generation_params(self, style: PromptStyle) -> GenerationParams:
-        return GenerationParams(max_tokens=512, stop=COMPLETION_STOPS if style == "completion"
-                                else ())
+        return GenerationParams(
+            max_tokens=512, stop=COMPLETION_STOPS if style == "completion" else ()
+        )
 
     def record_to_sample(self, record: dict[str, str]) -> Sample:
         prompt = record["prompt"]
@@ -85,10 +86,15 @@ class HumanEval(Task):
             id=record["task_id"],
             task=self.name,
             prompt=prompt,
-            messages=(Message(role="user", content=f"{CHAT_INSTRUCTION}\n\n```python\n{prompt}```"),),
+            messages=(
+                Message(role="user", content=f"{CHAT_INSTRUCTION}\n\n```python\n{prompt}```"),
+            ),
             reference=record["canonical_solution"],
-            metadata={"entry_point": record["entry_point"], "test": record["test"],
-                      "domain": self.domain},
+            metadata={
+                "entry_point": record["entry_point"],
+                "test": record["test"],
+                "domain": self.domain,
+            },
         )
 
     def solution(self, sample: Sample, output: str, style: PromptStyle) -> str:
@@ -98,8 +104,9 @@ class HumanEval(Task):
         entry_point = sample.metadata["entry_point"]
         return assemble_solution(sample.prompt, extract_code(output, entry_point), entry_point)
 
-    def score(self, sample: Sample, output: str, style: PromptStyle,
-              executor: Executor | None) -> Score:
+    def score(
+        self, sample: Sample, output: str, style: PromptStyle, executor: Executor | None
+    ) -> Score:
         solution = self.solution(sample, output, style)
         program = test_program(solution, sample.metadata["test"], sample.metadata["entry_point"])
         answer = output if style == "completion" else solution
