@@ -4,7 +4,7 @@ The public surface is listed in ``__all__``; plugins (tasks, runners) build on t
 """
 
 from evalkit.errors import EvalkitError
-from evalkit.executor import ExecutionResult, Executor, Limits, SubprocessExecutor
+from evalkit.executor import ExecutionResult, Executor, Limits
 from evalkit.records import (
     SCHEMA_VERSION,
     Completion,
@@ -55,7 +55,6 @@ __all__ = [
     "Sample",
     "SampleRow",
     "Score",
-    "SubprocessExecutor",
     "Summary",
     "Task",
     "TransientError",

@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--concurrency", type=_positive_int, help="requests in flight at once")
     run.add_argument("--base-url", help="server URL for OpenAI-compatible and other runners")
     run.add_argument("--timeout", type=float, help="seconds per test program (code tasks)")
+    run.add_argument(
+        "--sandbox",
+        choices=["auto", "namespaces", "rlimits"],
+        default="auto",
+        help="isolation of generated code (default: namespaces where available)",
+    )
     run.add_argument("--catalog", type=Path, help="a YAML file of extra model aliases and prices")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -75,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--model", default="external", help="label for the report")
     score.add_argument("--timeout", type=float, help="seconds per test program")
+    score.add_argument("--sandbox", choices=["auto", "namespaces", "rlimits"], default="auto")
+
+    sandbox = sub.add_parser("sandbox", help="show the code sandbox's level and active layers")
+    sandbox.add_argument("--sandbox", choices=["auto", "namespaces", "rlimits"], default="auto")
 
     sub.add_parser("tasks", help="list the registered tasks")
     models = sub.add_parser("models", help="list the catalog's models with their prices")
@@ -112,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"evalkit: warning: no known price for {model.spec}; cost is not reported",
             file=sys.stderr,
         )
-    executor = build_executor(args.timeout) if task.needs_executor else None
+    executor = build_executor(args.sandbox, args.timeout) if task.needs_executor else None
     plan = RunPlan(
         task=task,
         runner=runner,
@@ -170,7 +180,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from evalkit.scoring import score_file
 
     task = build_task(args.task)
-    executor = build_executor(args.timeout) if task.needs_executor else None
+    executor = build_executor(args.sandbox, args.timeout) if task.needs_executor else None
     try:
         summary = score_file(
             task, args.samples, args.out, executor, style=args.style, model_label=args.model
@@ -180,6 +190,19 @@ def cmd_score(args: argparse.Namespace) -> int:
             executor.close()
     _print_summary(summary.model_dump(by_alias=True), args.out)
     return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from evalkit.factory import build_executor
+
+    with build_executor(args.sandbox) as executor:
+        info = executor.describe()
+        print(f"level: {info['level']} ({info['parallelism']} workers)")
+        for layer in info.get("layers", []):  # type: ignore[attr-defined]
+            print(f"  - {layer}")
+        result = executor.run("assert sum(range(10)) == 45\n")
+        print(f"self-check: {result.status}")
+    return 0 if result.passed else 1
 
 
 def cmd_tasks(_: argparse.Namespace) -> int:
@@ -236,6 +259,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 COMMANDS = {
     "run": cmd_run,
     "score": cmd_score,
+    "sandbox": cmd_sandbox,
     "tasks": cmd_tasks,
     "models": cmd_models,
     "report": cmd_report,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from evalkit.catalog import load_catalog, resolve_model
 from evalkit.errors import EvalkitError
-from evalkit.executor import Executor, SubprocessExecutor
+from evalkit.executor import Executor, Limits
 from evalkit.registry import RUNNERS, TASKS
 from evalkit.runner import ModelSpec, Runner, RunnerOptions
 from evalkit.task import Task
@@ -37,10 +37,9 @@ def build_runner(model: ModelSpec, options: RunnerOptions) -> Runner:
     return runner
 
 
-def build_executor(timeout_s: float | None = None) -> Executor:
-    executor = SubprocessExecutor()
-    if timeout_s is not None:
-        from dataclasses import replace
+def build_executor(sandbox: str = "auto", timeout_s: float | None = None) -> Executor:
+    """The sandboxed executor at the chosen level (see ``evalkit.sandbox``)."""
+    from evalkit.sandbox import create_executor
 
-        executor.limits = replace(executor.limits, timeout_s=timeout_s)
-    return executor
+    limits = Limits() if timeout_s is None else Limits(timeout_s=timeout_s)
+    return create_executor(sandbox, limits)

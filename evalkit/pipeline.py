@@ -124,9 +124,7 @@ def _manifest(plan: RunPlan, samples: Sequence[Sample], print_: dict[str, Any]) 
         limit=plan.limit,
         seed=plan.params.seed,
         price=plan.price.to_dict(),
-        executor={"level": plan.executor.level, "parallelism": plan.executor.parallelism}
-        if plan.executor
-        else None,
+        executor=plan.executor.describe() if plan.executor else None,
         packages=provenance.package_versions(),
         machine=provenance.machine(),
         command=plan.command,

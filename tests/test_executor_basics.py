@@ -1,12 +1,15 @@
-"""Every executor gives honest verdicts on ordinary programs (the sandbox adds its own suite)."""
+"""Every sandbox level gives honest verdicts on ordinary programs (hostile ones: own suite)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
-from evalkit.executor import Executor, Limits, SubprocessExecutor
+from evalkit.errors import EvalkitError
+from evalkit.executor import Executor, Limits
+from evalkit.sandbox import SandboxExecutor, create_executor, namespaces_available
 
 CASES = [
     ("passed", "x = 1\nassert x == 1\n", None),
@@ -21,9 +24,16 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def executor() -> Executor:
-    return SubprocessExecutor(Limits(timeout_s=2.0))
+@pytest.fixture(scope="module", params=["namespaces", "rlimits"])
+def executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
+    if request.param == "namespaces" and not namespaces_available():
+        pytest.skip("bubblewrap cannot create namespaces here")
+    try:
+        sandbox = SandboxExecutor(request.param, Limits(timeout_s=2.0))
+    except EvalkitError as exc:
+        pytest.skip(str(exc))
+    yield sandbox
+    sandbox.close()
 
 
 @pytest.mark.parametrize(
@@ -48,3 +58,27 @@ def test_child_does_not_see_harness_secrets(
     )
     assert executor.run(program).status == "passed"
     assert os.environ["OPENAI_API_KEY"] == "sk-secret-value"
+
+
+def test_rlimits_level_never_runs_code_as_root_it_cannot_drop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without namespaces, only another uid keeps kill(-1) in bounds: refuse rather than risk."""
+    from evalkit import sandbox
+
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(sandbox, "_readable_by_others", lambda path: False)
+    with pytest.raises(EvalkitError, match="would run generated code as root"):
+        SandboxExecutor("rlimits")
+
+
+def test_auto_prefers_namespaces() -> None:
+    if not namespaces_available():
+        pytest.skip("bubblewrap cannot create namespaces here")
+    with create_executor("auto") as executor:
+        assert executor.describe()["level"] == "namespaces"
+
+
+def test_unknown_level_is_an_error() -> None:
+    with pytest.raises(EvalkitError, match="unknown sandbox level"):
+        create_executor("docker")

@@ -40,7 +40,6 @@ PUBLIC = {
     "SampleRow",
     "Score",
     "Summary",
-    "SubprocessExecutor",
     "Task",
     "TransientError",
     "read_run",
