@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-DEFAULT_RESULTS = Path("results")
-
 
 def _positive_int(text: str) -> int:
     try:
@@ -65,6 +63,29 @@ def _parser() -> argparse.ArgumentParser:
         help="isolation of generated code (default: namespaces where available)",
     )
     run.add_argument("--catalog", type=Path, help="a YAML file of extra model aliases and prices")
+    run.add_argument(
+        "--prompt-style",
+        choices=["chat", "completion", "fim"],
+        help="override how the model is prompted",
+    )
+    run.add_argument("--stop", action="append", help="a stop sequence (repeatable)")
+    run.add_argument("--reasoning-effort", help="OpenAI/Mistral reasoning effort")
+    run.add_argument("--thinking-budget", type=_positive_int, help="Anthropic thinking tokens")
+    run.add_argument(
+        "--request-timeout",
+        type=float,
+        default=120.0,
+        help="seconds before a request is abandoned and retried (default 120)",
+    )
+    run.add_argument("--rpm", type=float, help="requests per minute at most")
+    run.add_argument("--tpm", type=float, help="tokens per minute at most (estimated)")
+    run.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="stop (resumably) before the run's spending would exceed this",
+    )
+    run.add_argument("--no-cache", action="store_true", help="bypass the response cache")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     score = sub.add_parser("score", help="score completions produced elsewhere")
@@ -95,55 +116,42 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from evalkit.factory import build_executor, build_runner, build_task, resolve
-    from evalkit.pipeline import RunPlan, default_run_id, fingerprint, run_evaluation
-    from evalkit.prices import quote_price
-    from evalkit.runner import RunnerOptions
+def run_options(args: argparse.Namespace) -> Any:
+    from evalkit.planning import RunOptions
 
-    task = build_task(args.task)
-    model = resolve(args.model, args.catalog)
-    runner = build_runner(
-        model, RunnerOptions(concurrency=args.concurrency, base_url=args.base_url)
-    )
-    params = task.generation_params(runner.prompt_style)
-    temperature = args.temperature
-    if temperature is None:
-        temperature = 0.8 if args.samples_per_task > 1 else params.temperature
-    overrides: dict[str, Any] = {"temperature": temperature, "seed": args.seed}
-    if args.top_p is not None:
-        overrides["top_p"] = args.top_p
-    if args.max_tokens is not None:
-        overrides["max_tokens"] = args.max_tokens
-    params = params.model_copy(update=overrides)
-    price = quote_price(model)
-    if not price.known:
-        print(
-            f"evalkit: warning: no known price for {model.spec}; cost is not reported",
-            file=sys.stderr,
-        )
-    executor = build_executor(args.sandbox, args.timeout) if task.needs_executor else None
-    plan = RunPlan(
-        task=task,
-        runner=runner,
-        executor=executor,
-        out=Path("."),
-        params=params,
-        price=price,
-        samples_per_task=args.samples_per_task,
+    return RunOptions(
         limit=args.limit,
+        samples_per_task=args.samples_per_task,
+        out=args.out,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        stop=tuple(args.stop or ()),
+        reasoning_effort=args.reasoning_effort,
+        thinking_budget=args.thinking_budget,
+        prompt_style=args.prompt_style,
+        concurrency=args.concurrency,
+        base_url=args.base_url,
+        request_timeout_s=args.request_timeout,
+        requests_per_minute=args.rpm,
+        tokens_per_minute=args.tpm,
+        max_cost_usd=args.max_cost,
+        use_cache=not args.no_cache,
+        catalog=args.catalog,
         show_progress=not args.no_progress,
     )
-    if args.out is None:
-        from evalkit.pipeline import select_samples
 
-        run_id = default_run_id(
-            task.name, model.spec, fingerprint(plan, select_samples(task, args.limit))
-        )
-        plan.out = DEFAULT_RESULTS / run_id
-    else:
-        plan.out = args.out
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from evalkit.factory import build_executor, build_task
+    from evalkit.pipeline import run_evaluation
+    from evalkit.planning import build_plan
+
+    needs_executor = build_task(args.task).needs_executor
+    executor = build_executor(args.sandbox, args.timeout) if needs_executor else None
     try:
+        plan = build_plan(args.task, args.model, run_options(args), executor)
         summary = run_evaluation(plan)
     finally:
         if executor is not None:

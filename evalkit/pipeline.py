@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import json
 import sys
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,13 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import provenance
+from evalkit.cache import ResponseCache
 from evalkit.errors import EvalkitError, RunInterrupted
 from evalkit.executor import Executor
+from evalkit.generation import (
+    BudgetExhausted,
+    GenerationJob,
+    GenerationLimits,
+    generate_all,
+)
 from evalkit.metrics import summarize
 from evalkit.prices import PriceQuote
 from evalkit.progress import Progress
 from evalkit.records import (
-    Completion,
     CompletionRow,
     GenerationParams,
     GenerationRequest,
@@ -50,9 +55,6 @@ from evalkit.retry import DEFAULT_POLICY, RetryPolicy
 from evalkit.runner import Runner
 from evalkit.task import Task
 
-FAIL_FAST_AFTER = 10
-"""A run whose first this-many requests all fail for good stops instead of going on."""
-
 
 @dataclass
 class RunPlan:
@@ -69,6 +71,10 @@ class RunPlan:
     command: list[str] = field(default_factory=lambda: list(sys.argv))
     retry: RetryPolicy = field(default_factory=lambda: DEFAULT_POLICY)
     show_progress: bool = True
+    cache: ResponseCache | None = None
+    max_cost_usd: float | None = None
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
 
 
 def select_samples(task: Task, limit: int | None) -> list[Sample]:
@@ -153,53 +159,6 @@ def open_run_folder(plan: RunPlan, samples: Sequence[Sample]) -> Manifest:
     return manifest
 
 
-class _FailFast:
-    def __init__(self) -> None:
-        self.successes = 0
-        self.failures = 0
-        self.last_error = ""
-
-    def record(self, completion: Completion) -> None:
-        if completion.error is None:
-            self.successes += 1
-        else:
-            self.failures += 1
-            self.last_error = completion.error
-
-    def tripped(self, total: int) -> bool:
-        return self.successes == 0 and self.failures >= min(FAIL_FAST_AFTER, total)
-
-
-async def generate_with_retries(
-    runner: Runner, request: GenerationRequest, policy: RetryPolicy
-) -> Completion:
-    """One completion, retried as the runner's error classification allows."""
-    attempt = 0
-    while True:
-        attempt += 1
-        start = time.perf_counter()
-        try:
-            completion = await runner.generate(request)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            decision = runner.classify_error(exc)
-            if not decision.retryable or attempt >= policy.max_attempts:
-                kind = decision.kind.value
-                return Completion(
-                    error=f"{kind}: {type(exc).__name__}: {exc}"[:500],
-                    attempts=attempt,
-                    latency_s=time.perf_counter() - start,
-                    cost_usd=0.0,
-                )
-            await asyncio.sleep(policy.delay(attempt, decision))
-            continue
-        if completion.latency_s == 0.0:
-            completion.latency_s = time.perf_counter() - start
-        completion.attempts = attempt
-        return completion
-
-
 def score_one(
     task: Task, executor: Executor | None, sample: Sample, generated: CompletionRow
 ) -> SampleRow:
@@ -229,6 +188,8 @@ def score_one(
         finish_reason=completion.finish_reason,
         generation_error=completion.error,
         attempts=completion.attempts,
+        cache_hit=bool(completion.metadata.get("cache_hit", False)),
+        usage={k: int(v) for k, v in completion.metadata.get("usage", {}).items()},
         domain=sample.metadata.get("domain"),
     )
 
@@ -275,51 +236,32 @@ async def _evaluate(plan: RunPlan, samples: list[Sample], progress: Progress) ->
     try:
         for generated in pending_scores.values():
             submit_score(generated)
-        await _generate_all(plan, todo, generated_out, submit_score)
+        spent = sum(
+            r.completion.cost_usd or 0.0
+            for r in iter_jsonl(plan.out / COMPLETIONS, CompletionRow)
+            if not r.completion.metadata.get("cache_hit")
+        )
+        limits = GenerationLimits.build(
+            plan.max_cost_usd, spent, plan.price, plan.requests_per_minute, plan.tokens_per_minute
+        )
+        stopped: BudgetExhausted | None = None
+        try:
+            await generate_all(
+                GenerationJob(plan.runner, plan.retry, plan.price, plan.cache, limits),
+                todo,
+                generated_out,
+                submit_score,
+            )
+        except BudgetExhausted as exc:
+            stopped = exc  # score what was generated, then stop
         while scoring:
             await asyncio.gather(*list(scoring))
+        if stopped is not None:
+            raise stopped
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         scored_out.close()
         generated_out.close()
-
-
-async def _generate_all(
-    plan: RunPlan, todo: list[GenerationRequest], generated_out: JsonlAppender, on_generated: Any
-) -> None:
-    queue: asyncio.Queue[GenerationRequest] = asyncio.Queue()
-    for request in todo:
-        queue.put_nowait(request)
-    fail_fast = _FailFast()
-
-    async def worker() -> None:
-        while not queue.empty():
-            request = queue.get_nowait()
-            completion = await generate_with_retries(plan.runner, request, plan.retry)
-            if completion.cost_usd is None and completion.error is None:
-                completion.cost_usd = plan.price.cost(completion.tokens_in, completion.tokens_out)
-            fail_fast.record(completion)
-            if fail_fast.tripped(len(todo)):
-                raise EvalkitError(
-                    f"the first {fail_fast.failures} requests all failed; stopping "
-                    f"(last error: {fail_fast.last_error})"
-                )
-            generated = CompletionRow(
-                task_id=request.sample.id,
-                sample_index=request.sample_index,
-                style=request.style,
-                completion=completion,
-            )
-            generated_out.append(generated)
-            on_generated(generated)
-
-    n_workers = max(1, min(plan.runner.concurrency, len(todo)))
-    tasks = [asyncio.create_task(worker()) for _ in range(n_workers)]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for t in tasks:
-            t.cancel()
 
 
 def run_evaluation(plan: RunPlan) -> Summary:
@@ -333,6 +275,7 @@ def run_evaluation(plan: RunPlan) -> Summary:
     with Progress(
         total, f"{plan.task.name} x {plan.runner.model.label}", enabled=plan.show_progress
     ) as progress:
+        stopped: BudgetExhausted | None = None
         try:
             asyncio.run(_run_and_close(plan, samples, progress))
         except KeyboardInterrupt:
@@ -340,6 +283,8 @@ def run_evaluation(plan: RunPlan) -> Summary:
                 f"interrupted; finished samples are saved in {plan.out}: "
                 "run the same command again to resume"
             ) from None
+        except BudgetExhausted as exc:
+            stopped = exc
     summary = build_summary(
         plan.task,
         runner=plan.runner,
@@ -348,6 +293,8 @@ def run_evaluation(plan: RunPlan) -> Summary:
         samples_per_task=plan.samples_per_task,
     )
     write_json_atomic(plan.out / SUMMARY, summary.model_dump(mode="json", by_alias=True))
+    if stopped is not None:
+        raise stopped
     manifest = manifest.model_copy(update={"finished_at": provenance.now_iso()})
     write_json_atomic(plan.out / MANIFEST, manifest.model_dump(mode="json"))
     return summary

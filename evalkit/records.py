@@ -10,10 +10,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-PromptStyle = Literal["completion", "chat"]
-"""How a model is prompted: a raw prompt to continue, or chat messages."""
+PromptStyle = Literal["completion", "chat", "fim"]
+"""How a model is prompted: a raw prompt to continue, chat messages, or a fill-in-the-middle
+request (prefix and suffix, for endpoints and models that take them)."""
 
 
 class Message(BaseModel):
@@ -53,6 +54,9 @@ class GenerationParams(BaseModel):
     stop: tuple[str, ...] = ()
     seed: int | None = 1234
     reasoning_effort: str | None = None
+    """OpenAI and Mistral reasoning effort ("low", "medium", "high")."""
+    thinking_budget: int | None = None
+    """Anthropic extended-thinking budget in tokens."""
 
 
 class GenerationRequest(BaseModel):
@@ -135,6 +139,9 @@ class SampleRow(BaseModel):
     finish_reason: str | None = None
     generation_error: str | None = None
     attempts: int = 1
+    cache_hit: bool = False
+    usage: dict[str, int] = Field(default_factory=dict)
+    """Provider-reported token details beyond in/out (cached, reasoning)."""
     domain: str | None = None
 
     @property

@@ -77,6 +77,8 @@ class Runner(ABC):
 
     name: ClassVar[str]
     default_concurrency: ClassVar[int] = 8
+    cacheable: ClassVar[bool] = True
+    """Whether the engine may answer a request from the response cache."""
     prompt_style: PromptStyle = "completion"
 
     def __init__(self, model: ModelSpec, options: RunnerOptions) -> None:

@@ -15,6 +15,7 @@ class CanonicalRunner(Runner):
 
     name = "canonical"
     default_concurrency = 64
+    cacheable = False
     prompt_style = "completion"
 
     async def generate(self, request: GenerationRequest) -> Completion:
