@@ -11,12 +11,12 @@ It is a test double for the network, not a model: runners under test use their r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Responder = Callable[[str, dict[str, Any]], str]
@@ -48,7 +48,11 @@ def count_tokens(text: str) -> int:
 
 @dataclass
 class ProviderServer:
-    """A threaded HTTP server on 127.0.0.1; use as a context manager."""
+    """An asyncio HTTP/1.1 server on 127.0.0.1, in a thread of its own; a context manager.
+
+    Cheap per request (no thread per connection), so that it does not limit a benchmark of the
+    client; latency and hung requests are ``asyncio.sleep``s.
+    """
 
     responder: Responder = echo_responder
     latency_s: float = 0.0
@@ -56,92 +60,104 @@ class ProviderServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
     peak_in_flight: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._connections: set[asyncio.Task[None]] = set()
+        self.port = 0
 
     def url(self, prefix: str = "/v1") -> str:
         return f"http://127.0.0.1:{self.port}{prefix}"
 
     def __enter__(self) -> ProviderServer:
         self._thread.start()
+        start = asyncio.start_server(self._connection, "127.0.0.1", 0)
+        self._server = asyncio.run_coroutine_threadsafe(start, self._loop).result(10)
+        self.port = int(self._server.sockets[0].getsockname()[1])
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        async def stop() -> None:
+            assert self._server is not None
+            self._server.close()
+            for task in list(self._connections):
+                task.cancel()
+            await asyncio.gather(*self._connections, return_exceptions=True)
+            await self._server.wait_closed()
 
-    def record(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> int:
-        with self._lock:
-            self.requests.append({"path": path, "body": body, "headers": headers})
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            return len(self.requests) - 1
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
 
-    def done(self) -> None:
-        with self._lock:
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+                length = int({k.lower(): v for k, v in headers.items()}.get("content-length", 0))
+                body = json.loads(await reader.readexactly(length) or b"{}")
+                status, payload, extra = await self._handle(path, body, headers)
+                writer.write(_http_response(status, payload, extra))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+            self._connections.discard(task)
+
+    async def _handle(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str]]:
+        index = len(self.requests)
+        self.requests.append({"path": path, "body": body, "headers": headers})
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            protocol = _protocol(path)
+            if self.latency_s:
+                await asyncio.sleep(self.latency_s)
+            fault = self.fault(index)
+            if fault is None:
+                answer = self.responder(protocol, body)
+                return 200, json.dumps(_response(protocol, body, answer)).encode(), {}
+            kind, value = fault
+            if kind == "hang":
+                await asyncio.sleep(value)
+                return 200, json.dumps(_response(protocol, {}, "late")).encode(), {}
+            if kind == "malformed":
+                return 200, b'{"id": "cut-off", "choices": [{"mess', {}
+            if kind == "429":
+                return 429, _error(protocol, 429, "rate limited"), {"Retry-After": f"{value:g}"}
+            return int(kind), _error(protocol, int(kind), f"error {kind}"), {}
+        finally:
             self.in_flight -= 1
 
 
-def _handler_for(server: ProviderServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+_REASONS = {
+    200: "OK",
+    401: "Unauthorized",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
 
-        def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", 0))
-            body = json.loads(self.rfile.read(length) or b"{}")
-            index = server.record(self.path, body, dict(self.headers.items()))
-            try:
-                self._answer(index, body)
-            finally:
-                server.done()
-
-        def _answer(self, index: int, body: dict[str, Any]) -> None:
-            protocol = _protocol(self.path)
-            if server.latency_s:
-                time.sleep(server.latency_s)
-            fault = server.fault(index)
-            if fault is not None:
-                self._fault(protocol, fault)
-                return
-            answer = server.responder(protocol, body)
-            self._send(200, json.dumps(_response(protocol, body, answer)).encode())
-
-        def _fault(self, protocol: str, fault: Fault) -> None:
-            kind, value = fault
-            if kind == "hang":
-                time.sleep(value)
-                self._send(200, json.dumps(_response(protocol, {}, "late")).encode())
-            elif kind == "malformed":
-                self._send(200, b'{"id": "cut-off", "choices": [{"mess')
-            elif kind == "429":
-                self._send(
-                    429, _error(protocol, 429, "rate limited"), {"Retry-After": f"{value:g}"}
-                )
-            else:
-                status = int(kind)
-                self._send(status, _error(protocol, status, f"error {status}"))
-
-    return Handler
+def _http_response(status: int, payload: bytes, extra: dict[str, str]) -> bytes:
+    head = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(payload)}",
+        *(f"{k}: {v}" for k, v in extra.items()),
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload
 
 
 def _protocol(path: str) -> str:

