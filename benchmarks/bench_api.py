@@ -157,10 +157,12 @@ def main() -> None:
         server.stop()
     completed = sum(r.completion.error is None for r in rows)
     extra = sum(r.completion.attempts - 1 for r in rows)
+    exact = sent - len(todo) == faults == extra
+    verdict = "exactly one extra request per fault" if exact else "MISMATCH"
     print(
         f"\nwith faults (1 in 7 -> 429, 1 in 11 -> 500), concurrency 32: "
-        f"{completed}/{len(todo)} samples completed, {sent} requests for {len(todo)} samples, "
-        f"{faults} faults, {extra} retries ({'exactly one extra request per fault' if sent - len(todo) == faults == extra else 'MISMATCH'})"
+        f"{completed}/{len(todo)} samples completed, {sent} requests for {len(todo)} "
+        f"samples, {faults} faults, {extra} retries ({verdict})"
     )
 
 
