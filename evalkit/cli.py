@@ -86,6 +86,20 @@ def _parser() -> argparse.ArgumentParser:
         help="stop (resumably) before the run's spending would exceed this",
     )
     run.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    local = run.add_argument_group("local models (hf:)")
+    local.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
+    local.add_argument("--batch-size", default="auto", help="a number, or auto (default)")
+    local.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="let transformers run the model repository's own code",
+    )
+    local.add_argument(
+        "--gpu-hourly-usd",
+        type=float,
+        help="price of one device-hour (default: a market rate for the device)",
+    )
+    local.add_argument("--fim-format", help="force a FIM prompt format (see evalkit.fim)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     score = sub.add_parser("score", help="score completions produced elsewhere")

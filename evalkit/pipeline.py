@@ -295,7 +295,10 @@ def run_evaluation(plan: RunPlan) -> Summary:
     write_json_atomic(plan.out / SUMMARY, summary.model_dump(mode="json", by_alias=True))
     if stopped is not None:
         raise stopped
-    manifest = manifest.model_copy(update={"finished_at": provenance.now_iso()})
+    # The runner's description now includes what it measured (throughput, memory, devices).
+    manifest = manifest.model_copy(
+        update={"finished_at": provenance.now_iso(), "runner": plan.runner.describe()}
+    )
     write_json_atomic(plan.out / MANIFEST, manifest.model_dump(mode="json"))
     return summary
 

@@ -241,3 +241,67 @@ def _response(protocol: str, body: dict[str, Any], answer: str) -> dict[str, Any
             }
         ],
     }
+
+
+def build_tiny_llama(
+    folder: str,
+    corpus: list[str],
+    *,
+    vocab_size: int = 512,
+    layers: int = 2,
+    hidden: int = 64,
+    seed: int = 0,
+) -> str:
+    """Save a tiny random Llama-style model and a BPE tokenizer trained on ``corpus``.
+
+    The tokenizer knows StarCoder's FIM tokens, so the FIM prompt formats can be exercised. The
+    weights are random (with a wide initialisation, so that greedy choices are rarely ties).
+    Nothing is downloaded. Needs torch, transformers and tokenizers.
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    special = [
+        "<|endoftext|>",
+        "<pad>",
+        "<fim_prefix>",
+        "<fim_middle>",
+        "<fim_suffix>",
+        "<fim_pad>",
+    ]
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=special,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tokenizer,
+        eos_token="<|endoftext|>",
+        bos_token="<|endoftext|>",
+        pad_token="<pad>",
+        additional_special_tokens=special[2:],
+    )
+    fast.save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        initializer_range=0.4,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+        tie_word_embeddings=False,
+    )
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(folder)
+    return folder
