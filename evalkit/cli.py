@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--catalog", type=Path, help="a YAML file of extra model aliases and prices")
     run.add_argument(
+        "--data-dir",
+        type=Path,
+        help="benchmark files in their released formats ($EVALKIT_DATA_DIR)",
+    )
+    run.add_argument(
         "--prompt-style",
         choices=["chat", "completion", "fim"],
         help="override how the model is prompted",
@@ -159,6 +164,10 @@ def run_options(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from evalkit.factory import build_executor, build_task
+    from evalkit.task import DATA_DIR_ENV
+
+    if args.data_dir is not None:
+        os.environ[DATA_DIR_ENV] = str(args.data_dir.resolve())
     from evalkit.pipeline import run_evaluation
     from evalkit.planning import build_plan
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from evalkit.executor import Executor
+from evalkit.records import Score
+
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _CODE_START = re.compile(r"^(def |async def |class |import |from |@)")
 _PYTHON_TAGS = {"python", "py", "python3", ""}
@@ -53,3 +56,18 @@ def assemble_solution(prompt: str, code: str, entry_point: str) -> str:
 def test_program(solution: str, test: str, entry_point: str) -> str:
     """The program a code sample is judged by, as HumanEval builds it."""
     return f"{solution}\n{test}\ncheck({entry_point})\n"
+
+
+def score_program(program: str, executor: Executor | None, answer: str) -> Score:
+    """Run a test program and turn the executor's verdict into a score."""
+    if executor is None:
+        raise RuntimeError("a code task was scored without an executor")
+    result = executor.run(program)
+    return Score(
+        value=1.0 if result.passed else 0.0,
+        passed=result.passed,
+        status=result.status,
+        answer=answer,
+        error_type=result.error_type,
+        detail=(result.detail or result.stderr_tail)[-500:],
+    )

@@ -61,8 +61,8 @@ def build_plan(
             extra=options.runner_extra,
         ),
     )
-    if options.prompt_style:
-        runner.prompt_style = options.prompt_style
+    runner.check_ready()  # fail fast (a missing key, no weights) before choosing a style
+    runner.prompt_style = options.prompt_style or task.choose_style(runner)
     params = task.generation_params(runner.prompt_style)
     temperature = options.temperature
     if temperature is None:

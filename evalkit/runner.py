@@ -98,6 +98,10 @@ class Runner(ABC):
     async def generate(self, request: GenerationRequest) -> Completion:
         """Answer one request. Raise on failure; ``classify_error`` says what the engine does."""
 
+    def supports_fim(self) -> bool:
+        """Whether the model takes fill-in-the-middle requests (prefix and suffix)."""
+        return False
+
     def classify_error(self, error: BaseException) -> RetryDecision:
         """Whether an exception from ``generate`` is a rate limit, transient, or final."""
         if isinstance(error, RateLimitError):

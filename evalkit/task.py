@@ -10,6 +10,10 @@ from typing import ClassVar
 
 from evalkit.executor import Executor
 from evalkit.records import GenerationParams, PromptStyle, Sample, Score
+from evalkit.runner import Runner
+
+DATA_DIR_ENV = "EVALKIT_DATA_DIR"
+"""A folder of benchmark files in their released formats (``--data-dir``)."""
 
 
 class Task(ABC):
@@ -38,6 +42,10 @@ class Task(ABC):
         self, sample: Sample, output: str, style: PromptStyle, executor: Executor | None
     ) -> Score:
         """Post-process one model output and score it. Must be safe to call from threads."""
+
+    def choose_style(self, runner: Runner) -> PromptStyle:
+        """How to prompt this runner's model for this task (``--prompt-style`` overrides)."""
+        return runner.prompt_style
 
     def generation_params(self, style: PromptStyle) -> GenerationParams:
         """The task's default generation parameters for a prompt style (stops, max tokens)."""

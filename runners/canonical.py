@@ -18,5 +18,8 @@ class CanonicalRunner(Runner):
     cacheable = False
     prompt_style = "completion"
 
+    def supports_fim(self) -> bool:
+        return True
+
     async def generate(self, request: GenerationRequest) -> Completion:
         return Completion(text=request.sample.reference, finish_reason="reference", cost_usd=0.0)

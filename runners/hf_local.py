@@ -127,6 +127,14 @@ class HFRunner(Runner):
                 "chat" if getattr(tokenizer, "chat_template", None) else ("completion")
             )
 
+    def supports_fim(self) -> bool:
+        self._load()
+        try:
+            detect_fim_format(self._tokenizer, self.fim_format_name, self.model.spec)
+        except EvalkitError:
+            return False
+        return True
+
     def _pick_device(self, torch: Any) -> str:
         if self.device_choice != "auto":
             return self.device_choice

@@ -40,6 +40,10 @@ class MistralRunner(ApiRunner):
             )
         return self._client
 
+    def supports_fim(self) -> bool:
+        """Codestral models take FIM requests (the catalog can say so for others)."""
+        return bool(self.model.extra.get("fim")) or self.model.model_id.startswith("codestral")
+
     async def generate(self, request: GenerationRequest) -> Completion:
         p = request.params
         args: dict[str, Any] = {

@@ -48,6 +48,10 @@ class OpenAIRunner(ApiRunner):
             )
         return self._client
 
+    def supports_fim(self) -> bool:
+        """Only where the catalog says the completions endpoint takes a suffix (DeepSeek)."""
+        return bool(self.model.extra.get("fim"))
+
     def _common(self, request: GenerationRequest) -> dict[str, Any]:
         p = request.params
         args: dict[str, Any] = {"model": self.model.model_id, "temperature": p.temperature}

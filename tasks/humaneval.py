@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
-from evalkit.code import assemble_solution, extract_code, test_program
+from evalkit.code import assemble_solution, extract_code, score_program, test_program
 from evalkit.executor import Executor
 from evalkit.records import GenerationParams, Message, PromptStyle, Sample, Score
 from evalkit.task import Task, file_checksum
@@ -37,21 +37,6 @@ def humaneval_data_file() -> Path:
 def read_problems(path: Path) -> list[dict[str, str]]:
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
-
-
-def score_program(program: str, executor: Executor | None, answer: str) -> Score:
-    """Run a test program and turn the executor's verdict into a score."""
-    if executor is None:
-        raise RuntimeError("a code task was scored without an executor")
-    result = executor.run(program)
-    return Score(
-        value=1.0 if result.passed else 0.0,
-        passed=result.passed,
-        status=result.status,
-        answer=answer,
-        error_type=result.error_type,
-        detail=(result.detail or result.stderr_tail)[-500:],
-    )
 
 
 class HumanEval(Task):
