@@ -293,6 +293,9 @@ class HFRunner(Runner):
             "self_hosted": True,
             "batch_size": "auto" if self.auto_batch else self.batch_size,
         }
+        if self._model is not None and self.prompt_style == "fim":
+            fmt = detect_fim_format(self._tokenizer, self.fim_format_name, self.model.spec)
+            info["fim_format"] = fmt.name
         if self._model is not None:
             torch, _ = _import_torch()
             generate_s = float(self.stats["generate_s"])
