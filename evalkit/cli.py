@@ -70,9 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--prompt-style",
-        choices=["chat", "completion", "fim"],
+        choices=["chat", "completion", "fim", "logprob"],
         help="override how the model is prompted",
     )
+    run.add_argument(
+        "--mc-mode",
+        choices=["generate", "logprob"],
+        help="multiple choice: the model writes the letter (default), or the most likely "
+        "option by log-likelihood (local models)",
+    )
+    run.add_argument("--shots", type=int, help="few-shot examples (gsm8k: 0 to 8, default 8)")
     run.add_argument("--stop", action="append", help="a stop sequence (repeatable)")
     run.add_argument("--reasoning-effort", help="OpenAI/Mistral reasoning effort")
     run.add_argument("--thinking-budget", type=_positive_int, help="Anthropic thinking tokens")
@@ -149,7 +156,7 @@ def run_options(args: argparse.Namespace) -> Any:
         stop=tuple(args.stop or ()),
         reasoning_effort=args.reasoning_effort,
         thinking_budget=args.thinking_budget,
-        prompt_style=args.prompt_style,
+        prompt_style="logprob" if args.mc_mode == "logprob" else args.prompt_style,
         concurrency=args.concurrency,
         base_url=args.base_url,
         request_timeout_s=args.request_timeout,
@@ -164,10 +171,12 @@ def run_options(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from evalkit.factory import build_executor, build_task
-    from evalkit.task import DATA_DIR_ENV
+    from evalkit.task import DATA_DIR_ENV, SHOTS_ENV
 
     if args.data_dir is not None:
         os.environ[DATA_DIR_ENV] = str(args.data_dir.resolve())
+    if args.shots is not None:
+        os.environ[SHOTS_ENV] = str(args.shots)
     from evalkit.pipeline import run_evaluation
     from evalkit.planning import build_plan
 

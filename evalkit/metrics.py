@@ -52,7 +52,9 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if values else None
 
 
-def summarize(rows: Iterable[SampleRow], ks: Sequence[int] = (1, 10, 100)) -> dict[str, object]:
+def summarize(
+    rows: Iterable[SampleRow], ks: Sequence[int] = (1, 10, 100), *, breakdown: bool = True
+) -> dict[str, object]:
     """The figures of one run: pass@k per problem averaged, a 95% CI, counts, cost, latency."""
     by_problem: dict[str, list[SampleRow]] = defaultdict(list)
     for row in rows:
@@ -97,7 +99,40 @@ def summarize(rows: Iterable[SampleRow], ks: Sequence[int] = (1, 10, 100)) -> di
         generation_errors=sum(r.generation_error is not None for r in all_rows),
         statuses=dict(sorted(_count(r.status for r in all_rows).items())),
     )
+    for field in ("subtask", "domain") if breakdown else ():
+        groups = _group_by(all_rows, field)
+        if len(groups) > 1 or (field == "subtask" and groups):
+            summary[f"by_{field}"] = {
+                name: _brief(summarize(rows, ks=(), breakdown=False)) for name, rows in sorted(groups.items())
+            }
     return summary
+
+
+BRIEF_KEYS = (
+    "n",
+    "correct",
+    "accuracy",
+    "ci95",
+    "cost_usd",
+    "cost_per_correct_usd",
+    "tokens_in",
+    "tokens_out",
+    "latency_p50_s",
+    "latency_p95_s",
+)
+
+
+def _brief(summary: dict[str, object]) -> dict[str, object]:
+    return {key: summary[key] for key in BRIEF_KEYS}
+
+
+def _group_by(rows: list[SampleRow], field: str) -> dict[str, list[SampleRow]]:
+    groups: dict[str, list[SampleRow]] = defaultdict(list)
+    for row in rows:
+        value = getattr(row, field)
+        if value is not None:
+            groups[value].append(row)
+    return dict(groups)
 
 
 def _count(items: Iterable[str]) -> dict[str, int]:

@@ -191,6 +191,8 @@ def score_one(
         cache_hit=bool(completion.metadata.get("cache_hit", False)),
         usage={k: int(v) for k, v in completion.metadata.get("usage", {}).items()},
         domain=sample.metadata.get("domain"),
+        subtask=sample.metadata.get("subtask"),
+        answer=answer if sample.metadata.get("extracts_answer") else None,
     )
 
 

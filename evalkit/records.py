@@ -10,11 +10,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-PromptStyle = Literal["completion", "chat", "fim"]
+PromptStyle = Literal["completion", "chat", "fim", "logprob"]
 """How a model is prompted: a raw prompt to continue, chat messages, or a fill-in-the-middle
-request (prefix and suffix, for endpoints and models that take them)."""
+request (prefix and suffix, for endpoints and models that take them), or log-likelihood
+scoring of the sample's answer options (local models, ``--mc-mode logprob``)."""
 
 
 class Message(BaseModel):
@@ -143,6 +144,10 @@ class SampleRow(BaseModel):
     usage: dict[str, int] = Field(default_factory=dict)
     """Provider-reported token details beyond in/out (cached, reasoning)."""
     domain: str | None = None
+    subtask: str | None = None
+    """The member task of a group (``mmlu:anatomy`` within ``medicine``)."""
+    answer: str | None = None
+    """The extracted answer, for tasks that extract one."""
 
     @property
     def key(self) -> str:

@@ -14,6 +14,8 @@ from evalkit.runner import Runner
 
 DATA_DIR_ENV = "EVALKIT_DATA_DIR"
 """A folder of benchmark files in their released formats (``--data-dir``)."""
+SHOTS_ENV = "EVALKIT_SHOTS"
+"""The number of few-shot examples for tasks that take them (``--shots``)."""
 
 
 class Task(ABC):
@@ -24,9 +26,9 @@ class Task(ABC):
     different versions are never compared as if they were the same.
     """
 
-    name: ClassVar[str]
-    version: ClassVar[str]
-    domain: ClassVar[str]
+    name: str
+    version: str
+    domain: str
     needs_executor: ClassVar[bool] = False
 
     @abstractmethod

@@ -147,6 +147,8 @@ class HFRunner(Runner):
     async def generate(self, request: GenerationRequest) -> Completion:
         self._load()
         loop = asyncio.get_running_loop()
+        if request.style == "logprob":
+            return await loop.run_in_executor(self._torch_thread, self._logprob_answer, request)
         future: asyncio.Future[Completion] = loop.create_future()
         self._pending.append((request, future))
         if self._loop_task is None or self._loop_task.done():
@@ -275,6 +277,44 @@ class HFRunner(Runner):
                 )
             )
         return completions
+
+    def _logprob_answer(self, request: GenerationRequest) -> Completion:
+        """The option whose continuation is most likely after the prompt (lm-eval's way)."""
+        torch, _ = _import_torch()
+        start = time.perf_counter()
+        options: list[str] = request.sample.metadata["continuations"]
+        context = self._tokenizer(request.sample.prompt)["input_ids"]
+        endings = [self._tokenizer(o, add_special_tokens=False)["input_ids"] for o in options]
+        width = len(context) + max(len(e) for e in endings)
+        ids = torch.full((len(options), width), self._tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, ending in enumerate(endings):
+            sequence = context + ending
+            ids[row, : len(sequence)] = torch.tensor(sequence)
+            mask[row, : len(sequence)] = 1
+        with torch.inference_mode():
+            logits = self._model(
+                input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+            ).logits.float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+        totals = []
+        for row, ending in enumerate(endings):
+            positions = range(len(context) - 1, len(context) - 1 + len(ending))
+            totals.append(
+                sum(float(logprobs[row, p, t]) for p, t in zip(positions, ending, strict=True))
+            )
+        best = max(range(len(options)), key=totals.__getitem__)
+        elapsed = time.perf_counter() - start
+        self.stats["device_s"] += elapsed
+        return Completion(
+            text=options[best].strip(),
+            tokens_in=len(context),
+            tokens_out=0,
+            latency_s=elapsed,
+            cost_usd=elapsed * self.hourly_usd() / 3600,
+            finish_reason="logprob",
+            metadata={"logprobs": totals},
+        )
 
     def hourly_usd(self) -> float:
         if self.hourly_usd_override is not None:
