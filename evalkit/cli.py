@@ -20,15 +20,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="evalkit",
-        description="Evaluate open and closed models on the same tasks; "
-        "report accuracy and cost per correct answer.",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_run_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="evaluate a model on a task (resumes an interrupted run)")
     run.add_argument("--task", required=True, help="task name (see `evalkit tasks`)")
     run.add_argument(
@@ -113,6 +105,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     local.add_argument("--fim-format", help="force a FIM prompt format (see evalkit.fim)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalkit",
+        description="Evaluate open and closed models on the same tasks; "
+        "report accuracy and cost per correct answer.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_run_parser(sub)
 
     score = sub.add_parser("score", help="score completions produced elsewhere")
     score.add_argument("--task", required=True)

@@ -13,7 +13,15 @@ from evalkit.task import Task
 
 
 def build_task(name: str) -> Task:
-    """A task by registered name; ``name:arg`` passes ``arg`` to a parameterised task."""
+    """A task by registered name (``name:arg`` passes ``arg`` to a parameterised task), or a
+    team's own task from a YAML file (``./contracts.yaml``)."""
+    if name.endswith((".yaml", ".yml")):
+        from evalkit.yaml_task import YamlTask
+
+        path = Path(name)
+        if not path.is_file():
+            raise EvalkitError(f"task file not found: {name}")
+        return YamlTask(path)
     base, sep, arg = name.partition(":")
     factory = TASKS.get(base)
     try:

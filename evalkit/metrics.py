@@ -101,9 +101,10 @@ def summarize(
     )
     for field in ("subtask", "domain") if breakdown else ():
         groups = _group_by(all_rows, field)
-        if len(groups) > 1 or (field == "subtask" and groups):
+        if groups:
             summary[f"by_{field}"] = {
-                name: _brief(summarize(rows, ks=(), breakdown=False)) for name, rows in sorted(groups.items())
+                name: _brief(summarize(rows, ks=(), breakdown=False))
+                for name, rows in sorted(groups.items())
             }
     return summary
 

@@ -6,7 +6,6 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
 
 from evalkit.executor import Executor
 from evalkit.records import GenerationParams, PromptStyle, Sample, Score
@@ -29,7 +28,7 @@ class Task(ABC):
     name: str
     version: str
     domain: str
-    needs_executor: ClassVar[bool] = False
+    needs_executor: bool = False
 
     @abstractmethod
     def samples(self) -> Sequence[Sample]:
