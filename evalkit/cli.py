@@ -22,12 +22,12 @@ def _positive_int(text: str) -> int:
 
 def _add_run_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="evaluate a model on a task (resumes an interrupted run)")
-    run.add_argument("--task", required=True, help="task name (see `evalkit tasks`)")
+    run.add_argument("--task", help="task name(s), comma-separated (see `evalkit tasks`)")
     run.add_argument(
         "--model",
-        required=True,
-        help="catalog alias, provider:model-id, or runner name (see `evalkit models`)",
+        help="model(s), comma-separated: catalog alias, provider:model-id, or runner name",
     )
+    run.add_argument("--suite", type=Path, help="a YAML file with `tasks:` and `models:` lists")
     run.add_argument("--limit", type=_positive_int, help="only the first N samples")
     run.add_argument(
         "--samples-per-task",
@@ -141,8 +141,17 @@ def _parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the catalog's models with their prices")
     models.add_argument("--catalog", type=Path)
 
-    report = sub.add_parser("report", help="a Markdown table of runs")
+    report = sub.add_parser("report", help="leaderboards per domain (Markdown, HTML, CSV, Parquet)")
     report.add_argument("runs", nargs="+", type=Path, help="run folders, or folders holding runs")
+    report.add_argument("--format", default="md", help="comma-separated: md, html, csv, parquet")
+    report.add_argument(
+        "--out", type=Path, help="write the files here (default: Markdown on stdout)"
+    )
+    _add_bar_options(report)
+
+    portfolio = sub.add_parser("portfolio", help="the cheapest model per domain that meets a bar")
+    portfolio.add_argument("runs", nargs="+", type=Path)
+    _add_bar_options(portfolio)
     return parser
 
 
@@ -174,6 +183,7 @@ def run_options(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from evalkit.errors import EvalkitError
     from evalkit.factory import build_executor, build_task
     from evalkit.task import DATA_DIR_ENV, SHOTS_ENV
 
@@ -181,19 +191,48 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.environ[DATA_DIR_ENV] = str(args.data_dir.resolve())
     if args.shots is not None:
         os.environ[SHOTS_ENV] = str(args.shots)
-    from evalkit.pipeline import run_evaluation
-    from evalkit.planning import build_plan
+    if args.suite is not None:
+        from evalkit.suite import read_suite_file
 
-    needs_executor = build_task(args.task).needs_executor
+        suite = read_suite_file(args.suite)
+        tasks, models = suite.tasks, suite.models
+    else:
+        if not args.task or not args.model:
+            raise EvalkitError("run needs --task and --model (or --suite FILE)")
+        tasks = [t.strip() for t in args.task.split(",") if t.strip()]
+        models = [m.strip() for m in args.model.split(",") if m.strip()]
+    needs_executor = any(build_task(t).needs_executor for t in tasks)
     executor = build_executor(args.sandbox, args.timeout) if needs_executor else None
     try:
-        plan = build_plan(args.task, args.model, run_options(args), executor)
-        summary = run_evaluation(plan)
+        if len(tasks) == 1 and len(models) == 1 and args.suite is None:
+            return _run_one(tasks[0], models[0], args, executor)
+        return _run_suite(tasks, models, args, executor)
     finally:
         if executor is not None:
             executor.close()
+
+
+def _run_one(task: str, model: str, args: argparse.Namespace, executor: Any) -> int:
+    from evalkit.pipeline import run_evaluation
+    from evalkit.planning import build_plan
+
+    plan = build_plan(task, model, run_options(args), executor)
+    summary = run_evaluation(plan)
     _print_summary(summary.model_dump(by_alias=True), plan.out)
     return 0
+
+
+def _run_suite(tasks: list[str], models: list[str], args: argparse.Namespace, executor: Any) -> int:
+    from evalkit.planning import DEFAULT_RESULTS
+    from evalkit.suite import run_suite, suite_folder
+
+    out = args.out or suite_folder(DEFAULT_RESULTS, tasks, models)
+    outcomes = run_suite(tasks, models, run_options(args), out, executor)
+    for outcome in outcomes:
+        print(f"{outcome.status:<9} {outcome.task} x {outcome.model}: {outcome.detail}")
+    print(f"suite: {out}")
+    failed = [o for o in outcomes if o.status != "finished"]
+    return 1 if failed else 0
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
@@ -285,18 +324,81 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from evalkit.report import markdown_table
-    from evalkit.results import find_runs, read_run
+def _add_bar_options(parser: argparse.ArgumentParser) -> None:
+    bar = parser.add_mutually_exclusive_group()
+    bar.add_argument("--min-accuracy", type=float, help="the bar: at least this accuracy")
+    bar.add_argument("--within-best", type=float, help="the bar: within this of the best")
+    parser.add_argument(
+        "--volume",
+        action="append",
+        default=[],
+        metavar="DOMAIN=N",
+        help="requests per month in a domain (repeatable)",
+    )
 
-    folders = find_runs(args.runs)
-    if not folders:
-        from evalkit.errors import EvalkitError
 
+def _volumes(items: list[str]) -> dict[str, float]:
+    from evalkit.errors import EvalkitError
+
+    volumes = {}
+    for item in items:
+        domain, sep, number = item.partition("=")
+        try:
+            volumes[domain.strip()] = float(number)
+        except ValueError:
+            raise EvalkitError(f"--volume takes DOMAIN=N, not {item!r}") from None
+        if not sep:
+            raise EvalkitError(f"--volume takes DOMAIN=N, not {item!r}")
+    return volumes
+
+
+def _board_and_runs(paths: list[Path]) -> tuple[Any, Any]:
+    from evalkit.errors import EvalkitError
+    from evalkit.leaderboard import leaderboards, load_runs
+
+    runs = load_runs(paths)
+    runs = [r for r in runs if r.summary is not None]
+    if not runs:
         raise EvalkitError(
-            "no finished runs (folders with summary.json) under " + ", ".join(map(str, args.runs))
+            "no finished runs (folders with summary.json) under " + ", ".join(map(str, paths))
         )
-    print(markdown_table([read_run(f) for f in folders]), end="")
+    return leaderboards(runs), runs
+
+
+def _portfolio(board: Any, args: argparse.Namespace, required: bool) -> Any:
+    from evalkit.portfolio import Bar, recommend
+
+    if not required and not (args.volume or args.min_accuracy or args.within_best):
+        return None
+    bar = Bar(min_accuracy=args.min_accuracy, within_best=args.within_best)
+    return recommend(board, bar, _volumes(args.volume))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from evalkit.errors import EvalkitError
+    from evalkit.report import FORMATS, markdown, write_reports
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise EvalkitError(
+            f"unknown report format {unknown[0]!r} (choose from {', '.join(FORMATS)})"
+        )
+    board, runs = _board_and_runs(args.runs)
+    portfolio = _portfolio(board, args, required=False)
+    if args.out is None:
+        print(markdown(board, portfolio), end="")
+        return 0
+    for path in write_reports(board, runs, formats, args.out, portfolio):
+        print(path)
+    return 0
+
+
+def cmd_portfolio(args: argparse.Namespace) -> int:
+    from evalkit.report import portfolio_markdown
+
+    board, _ = _board_and_runs(args.runs)
+    print(portfolio_markdown(_portfolio(board, args, required=True)))
     return 0
 
 
@@ -307,6 +409,7 @@ COMMANDS = {
     "tasks": cmd_tasks,
     "models": cmd_models,
     "report": cmd_report,
+    "portfolio": cmd_portfolio,
 }
 
 
