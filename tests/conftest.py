@@ -17,8 +17,11 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 def _private_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each test has its own response cache, and no real API key leaks into a test."""
+    """Each test has its own response cache, no real API key leaks into a test, and the
+    Hugging Face libraries never try the network."""
     monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "MISTRAL_API_KEY"):
         monkeypatch.delenv(key, raising=False)
 

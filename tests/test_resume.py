@@ -36,10 +36,16 @@ def _lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def _comparable(summary_file: Path) -> dict[str, object]:
-    """The summary without wall-clock figures, which differ between any two runs."""
-    summary = json.loads(summary_file.read_text())
-    return {k: v for k, v in summary.items() if k not in TIMING_FIELDS}
+def _without_timing(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_timing(v) for k, v in value.items() if k not in TIMING_FIELDS}
+    return value
+
+
+def _comparable(summary_file: Path) -> object:
+    """The summary (and its breakdowns) without wall-clock figures, which differ between any
+    two runs."""
+    return _without_timing(json.loads(summary_file.read_text()))
 
 
 def _keys(path: Path) -> list[tuple[str, int]]:
