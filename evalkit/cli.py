@@ -149,6 +149,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_bar_options(report)
 
+    gate = sub.add_parser("gate", help="exit 1 when a candidate is significantly worse")
+    gate.add_argument("--baseline", required=True, type=Path, help="a run or suite folder")
+    gate.add_argument("--candidate", required=True, type=Path, help="a run or suite folder")
+    gate.add_argument("--alpha", type=float, default=0.05)
+    gate.add_argument(
+        "--margin",
+        type=float,
+        default=0.0,
+        help="tolerated drop in accuracy before it counts as a regression",
+    )
+    gate.add_argument("--task", action="append", help="compare only this task (repeatable)")
+    gate.add_argument(
+        "--max-cost-increase",
+        type=float,
+        metavar="FRACTION",
+        help="also fail when a task's cost grows by more than this (0.2 = 20%%)",
+    )
+    gate.add_argument("--json", type=Path, help="write every figure here as JSON")
+
+    history = sub.add_parser("history", help="a model's scores over time, drift flagged")
+    history.add_argument("root", type=Path)
+    history.add_argument("--model")
+    history.add_argument("--task")
+    history.add_argument("--baseline", type=Path, help="compare every run with this one")
+    history.add_argument("--alpha", type=float, default=0.05)
+    history.add_argument("--plot", type=Path, help="write the series as a PNG")
+
     portfolio = sub.add_parser("portfolio", help="the cheapest model per domain that meets a bar")
     portfolio.add_argument("runs", nargs="+", type=Path)
     _add_bar_options(portfolio)
@@ -394,6 +421,42 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    import json
+
+    from evalkit.gate import gate_markdown, run_gate
+
+    result = run_gate(
+        args.baseline,
+        args.candidate,
+        alpha=args.alpha,
+        margin=args.margin,
+        tasks=args.task,
+        max_cost_increase=args.max_cost_increase,
+    )
+    text = gate_markdown(result)
+    print(text, end="")
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    if args.json is not None:
+        args.json.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    return 1 if result.regressed else 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from evalkit.history import history, history_markdown, history_plot
+
+    points = history(
+        args.root, model=args.model, task=args.task, baseline=args.baseline, alpha=args.alpha
+    )
+    print(history_markdown(points), end="")
+    if args.plot is not None:
+        print(history_plot(points, args.plot))
+    return 0
+
+
 def cmd_portfolio(args: argparse.Namespace) -> int:
     from evalkit.report import portfolio_markdown
 
@@ -410,6 +473,8 @@ COMMANDS = {
     "models": cmd_models,
     "report": cmd_report,
     "portfolio": cmd_portfolio,
+    "gate": cmd_gate,
+    "history": cmd_history,
 }
 
 
