@@ -8,6 +8,7 @@ every attempt is counted once.
 from __future__ import annotations
 
 import email.utils
+import importlib
 import os
 import time
 from collections.abc import Mapping
@@ -59,6 +60,30 @@ class ApiRunner(Runner):
     """True for servers that usually run without a key (vLLM, SGLang, Ollama)."""
     default_concurrency = 16
     prompt_style: PromptStyle = "chat"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The SDK client, made on first use (so that listing and planning import no SDK)."""
+        if self._client is None:
+            self._client = self.make_client()
+        return self._client
+
+    def make_client(self) -> Any:
+        """Build the provider's SDK client with its retries off and evalkit's timeout."""
+        raise NotImplementedError
+
+    def sdk(self, module: str) -> Any:
+        """Import an SDK module, or say how to install it."""
+        try:
+            return importlib.import_module(module)
+        except ImportError as exc:
+            raise EvalkitError(
+                f"the {self.name} runner needs its SDK: pip install 'evalkit[api]'"
+            ) from exc
 
     @property
     def base_url(self) -> str | None:

@@ -27,12 +27,23 @@ def local_file(*candidates: str) -> Path | None:
     return None
 
 
-def load_hub(task: str, path: str, name: str | None, split: str, expected: str) -> list[Any]:
-    """Rows of a hub dataset, or one clear error naming the local files that would do."""
+def _datasets(task: str) -> Any:
     try:
         import datasets
     except ImportError as exc:
-        raise EvalkitError(f"{task} needs `datasets` to load {path}: pip install datasets") from exc
+        raise EvalkitError(f"{task} needs `datasets`: pip install datasets") from exc
+    return datasets
+
+
+def load_json_rows(task: str, path: Path) -> list[Any]:
+    """Rows of a local JSON Lines file (plain or gzipped), read with ``datasets``."""
+    data = _datasets(task).load_dataset("json", data_files=str(path), split="train")
+    return [dict(row) for row in data]
+
+
+def load_hub(task: str, path: str, name: str | None, split: str, expected: str) -> list[Any]:
+    """Rows of a hub dataset, or one clear error naming the local files that would do."""
+    datasets = _datasets(task)
     try:
         data = datasets.load_dataset(path, name, split=split)
     except Exception as exc:

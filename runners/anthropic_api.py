@@ -7,7 +7,6 @@ from functools import cached_property
 from typing import Any
 
 from evalkit.api import ApiRunner
-from evalkit.errors import EvalkitError
 from evalkit.records import Completion, GenerationRequest
 
 
@@ -20,24 +19,14 @@ class AnthropicRunner(ApiRunner):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.prompt_style = "chat"
-        self._client: Any = None
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            try:
-                import anthropic
-            except ImportError as exc:
-                raise EvalkitError(
-                    "the anthropic runner needs the SDK: pip install 'evalkit[api]'"
-                ) from exc
-            self._client = anthropic.AsyncAnthropic(
-                api_key=self.api_key(),
-                base_url=self.base_url,
-                max_retries=0,
-                timeout=self.options.request_timeout_s,
-            )
-        return self._client
+    def make_client(self) -> Any:
+        return self.sdk("anthropic").AsyncAnthropic(
+            api_key=self.api_key(),
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=self.options.request_timeout_s,
+        )
 
     @cached_property
     def _takes_sampling(self) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from evalkit.api import ApiRunner
-from evalkit.errors import EvalkitError
 from evalkit.records import Completion, GenerationRequest
 
 
@@ -19,26 +18,13 @@ class MistralRunner(ApiRunner):
     name = "mistral"
     api_key_env = "MISTRAL_API_KEY"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            try:
-                from mistralai.client import Mistral
-            except ImportError as exc:
-                raise EvalkitError(
-                    "the mistral runner needs the SDK: pip install 'evalkit[api]'"
-                ) from exc
-            server_url = self.base_url.removesuffix("/v1") if self.base_url else None
-            self._client = Mistral(
-                api_key=self.api_key(),
-                server_url=server_url,
-                timeout_ms=int(self.options.request_timeout_s * 1000),
-            )
-        return self._client
+    def make_client(self) -> Any:
+        server_url = self.base_url.removesuffix("/v1") if self.base_url else None
+        return self.sdk("mistralai.client").Mistral(
+            api_key=self.api_key(),
+            server_url=server_url,
+            timeout_ms=int(self.options.request_timeout_s * 1000),
+        )
 
     def supports_fim(self) -> bool:
         """Codestral models take FIM requests (the catalog can say so for others)."""

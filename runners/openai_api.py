@@ -10,18 +10,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from evalkit.api import ApiRunner
-from evalkit.errors import EvalkitError
 from evalkit.records import Completion, GenerationRequest
 
 LEGACY_COMPLETION_MODELS = {"gpt-3.5-turbo-instruct", "davinci-002", "babbage-002"}
-
-
-def _import_openai() -> Any:
-    try:
-        import openai
-    except ImportError as exc:
-        raise EvalkitError("the openai runner needs the SDK: pip install 'evalkit[api]'") from exc
-    return openai
 
 
 class OpenAIRunner(ApiRunner):
@@ -34,19 +25,14 @@ class OpenAIRunner(ApiRunner):
         super().__init__(*args, **kwargs)
         if self.model.prompt_style is None and self.model.model_id in LEGACY_COMPLETION_MODELS:
             self.prompt_style = "completion"
-        self._client: Any = None
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            openai = _import_openai()
-            self._client = openai.AsyncOpenAI(
-                api_key=self.api_key(),
-                base_url=self.base_url,
-                max_retries=0,
-                timeout=self.options.request_timeout_s,
-            )
-        return self._client
+    def make_client(self) -> Any:
+        return self.sdk("openai").AsyncOpenAI(
+            api_key=self.api_key(),
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=self.options.request_timeout_s,
+        )
 
     def supports_fim(self) -> bool:
         """Only where the catalog says the completions endpoint takes a suffix (DeepSeek)."""

@@ -24,20 +24,19 @@ Scoring: prefix + middle + suffix + the HumanEval test + ``check(entry_point)``,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from evalkit_tasks.humaneval import humaneval_data_file, read_problems
 
 from evalkit.code import extract_code, score_program, test_program
-from evalkit.errors import EvalkitError
+from evalkit.data import load_hub, load_json_rows, local_file
 from evalkit.executor import Executor
 from evalkit.records import GenerationParams, Message, PromptStyle, Sample, Score
 from evalkit.runner import Runner
-from evalkit.task import DATA_DIR_ENV, Task, file_checksum
+from evalkit.task import Task, file_checksum
 
 CHAT_INSTRUCTION = (
     "Fill in the missing code marked <MISSING> in this Python file. Reply with only the missing "
@@ -202,37 +201,15 @@ class FimRandomSpan(_Infilling):
     hub_config = "RandomSpanInfilling"
 
     def data_path(self) -> Path | None:
-        folder = os.environ.get(DATA_DIR_ENV)
-        if folder:
-            for candidate in (
-                Path(folder) / self.released_file,
-                Path(folder) / "human-eval-infilling" / self.released_file,
-            ):
-                if candidate.is_file():
-                    return candidate
-        return None
+        return local_file(self.released_file, f"human-eval-infilling/{self.released_file}")
 
     def load_records(self) -> list[dict[str, str]]:
         path = self.data_path()
-        try:
-            import datasets
-        except ImportError as exc:
-            raise EvalkitError(
-                "the random-span FIM sets need `datasets`: pip install datasets"
-            ) from exc
-        try:
-            if path is not None:
-                data: Any = datasets.load_dataset("json", data_files=str(path), split="train")
-            else:
-                data = datasets.load_dataset(
-                    "loubnabnl/humaneval_infilling", self.hub_config, split="test"
-                )
-        except Exception as exc:
-            raise EvalkitError(
-                f"{self.name} needs {self.released_file}: put it in --data-dir (or "
-                f"${DATA_DIR_ENV}), or be online for the hub copy ({type(exc).__name__})"
-            ) from exc
-        return [dict(row) for row in data]
+        if path is not None:
+            return load_json_rows(self.name, path)
+        return load_hub(
+            self.name, "loubnabnl/humaneval_infilling", self.hub_config, "test", self.released_file
+        )
 
     def data_checksum(self) -> str:
         path = self.data_path()
