@@ -414,7 +414,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     board, runs = _board_and_runs(args.runs)
     portfolio = _portfolio(board, args, required=False)
     if args.out is None:
-        print(markdown(board, portfolio), end="")
+        print(markdown(board, portfolio, runs), end="")
         return 0
     for path in write_reports(board, runs, formats, args.out, portfolio):
         print(path)

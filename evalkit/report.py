@@ -58,7 +58,30 @@ HEADER = [
 ]
 
 
-def markdown(board: pd.DataFrame, portfolio: Portfolio | None = None) -> str:
+def runs_markdown(runs: list[Run]) -> str:
+    """Every run, model x task: score with its CI, n, cost, cost per correct answer."""
+    lines = [
+        "## runs",
+        "",
+        "| model | task | score [95% CI] | n | cost | cost / correct |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    summaries = sorted(
+        (r.summary for r in runs if r.summary is not None), key=lambda s: (s.task, s.model)
+    )
+    for s in summaries:
+        flag = "" if s.complete else " (incomplete)"
+        lines.append(
+            f"| {s.model} | {s.task} | {s.pass_at_1:.3f} [{s.ci95[0]:.3f}, "
+            f"{s.ci95[1]:.3f}]{flag} | {s.n} | {_money(s.cost_usd)} "
+            f"| {_money(s.cost_per_correct_usd)} |"
+        )
+    return "\n".join(lines)
+
+
+def markdown(
+    board: pd.DataFrame, portfolio: Portfolio | None = None, runs: list[Run] | None = None
+) -> str:
     parts = []
     for domain, rows in board.groupby("domain", sort=True):
         lines = [
@@ -88,6 +111,8 @@ def markdown(board: pd.DataFrame, portfolio: Portfolio | None = None) -> str:
         parts.append("\n".join(["## overall (accuracy by domain)", "", head, rule, *body]))
     if portfolio is not None:
         parts.append(portfolio_markdown(portfolio))
+    if runs:
+        parts.append(runs_markdown(runs))
     return "# Leaderboards\n\n" + "\n\n".join(parts) + "\n"
 
 
@@ -152,7 +177,7 @@ def write_reports(
             plots[domain] = pareto_plot(board, domain, out)
             written += plots[domain]
     if "md" in formats:
-        (out / "leaderboard.md").write_text(markdown(board, portfolio))
+        (out / "leaderboard.md").write_text(markdown(board, portfolio, runs))
         written.append(out / "leaderboard.md")
     if "csv" in formats:
         table_for_files(board).to_csv(out / "leaderboard.csv", index=False)

@@ -127,4 +127,5 @@ def test_report_table(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[0] == "# Leaderboards"
     assert "## code" in result.stdout
     assert "| 1 | canonical | 1.000 [" in result.stdout
+    assert "| canonical | humaneval | 1.000 [" in result.stdout  # the model x task table
     assert json.loads((out / "summary.json").read_text())["n"] == 3

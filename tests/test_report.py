@@ -166,8 +166,9 @@ def _golden(name: str, text: str) -> None:
 
 
 def test_markdown_and_csv_match_the_golden_files(fixed_runs: Path, tmp_path: Path) -> None:
-    board = leaderboards(load_runs([fixed_runs]))
-    _golden("leaderboard.md", markdown(board))
+    runs = load_runs([fixed_runs])
+    board = leaderboards(runs)
+    _golden("leaderboard.md", markdown(board, runs=runs))
     table_for_files(board).to_csv(tmp_path / "board.csv", index=False)
     _golden("leaderboard.csv", (tmp_path / "board.csv").read_text())
 
