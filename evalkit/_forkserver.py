@@ -272,11 +272,25 @@ def run_job(
     for fd in (verdict_r, out_r, pidfd):
         if fd is not None:
             os.close(fd)
-    shutil.rmtree(scratch, ignore_errors=True)
+    _remove_tree(scratch)
     result = _classify(status, timed_out, bytes(collector.verdict), nonce, req["timeout"])
     result["output_tail"] = collector.tail.decode("utf-8", "replace")
     result["duration_s"] = time.monotonic() - start
     return result
+
+
+def _remove_tree(path: str) -> None:
+    """Remove a job's scratch directory, even parts the program made unwritable."""
+
+    def retry(func: Any, target: str, _: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(target), 0o700)
+            os.chmod(target, 0o700)
+            func(target)
+
+    shutil.rmtree(path, onerror=retry)
+    if os.path.exists(path):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _become_subreaper() -> None:

@@ -99,8 +99,11 @@ def fingerprint(plan: RunPlan, samples: Sequence[Sample]) -> dict[str, Any]:
 
 def default_run_id(task: str, model: str, print_: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(print_, sort_keys=True).encode()).hexdigest()[:8]
-    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in model).strip("-")
-    return f"{task.replace(':', '-')}__{slug}__{digest}"
+
+    def slug(text: str) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-.")
+
+    return f"{slug(task)}__{slug(model)}__{digest}"
 
 
 def _manifest(plan: RunPlan, samples: Sequence[Sample], print_: dict[str, Any]) -> Manifest:

@@ -237,3 +237,16 @@ def test_harness_signal_does_not_reach_through(tmp_path: Path) -> None:
     with SandboxExecutor("namespaces", workers=1) as executor:
         assert executor.run(program).status == "passed"
     assert signal.getsignal(signal.SIGINT) is not None
+
+
+def test_a_program_cannot_leave_files_for_the_next_one() -> None:
+    """Unwritable leftovers in the scratch directory are removed all the same."""
+    litter = (
+        "import os\nos.makedirs('a/b')\nopen('a/b/f', 'w').write('x' * 1000)\n"
+        "os.chmod('a/b', 0)\nos.chmod('a', 0o500)\n"
+    )
+    clean = "import os\nassert os.listdir('.') == [], os.listdir('.')\n"
+    with SandboxExecutor("namespaces", workers=1) as executor:
+        for _ in range(3):
+            assert executor.run(litter).status == "passed"
+            assert executor.run(clean).status == "passed"
