@@ -89,6 +89,7 @@ def run_once(
     model = resolve("openai:gpt-4o-mini")
     runner = build_runner(model, RunnerOptions(concurrency=concurrency, base_url=url))
     job = GenerationJob(runner, policy, quote_price(model), None, GenerationLimits())
+    runner.client  # noqa: B018 - the SDK client's one-off set-up is not a per-request cost
     rows: list[CompletionRow] = []
     with tempfile.TemporaryDirectory() as tmp:
         out = JsonlAppender(Path(tmp) / "completions.jsonl")
