@@ -21,7 +21,9 @@ def _positive_int(text: str) -> int:
 
 
 def _add_run_parser(sub: Any) -> None:
-    run = sub.add_parser("run", help="evaluate models on tasks: one pair or a suite (resumes an interrupted run)")
+    run = sub.add_parser(
+        "run", help="evaluate models on tasks: one pair or a suite (resumes an interrupted run)"
+    )
     run.add_argument("--task", help="task name(s), comma-separated (see `evalkit tasks`)")
     run.add_argument(
         "--model",
