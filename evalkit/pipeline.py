@@ -202,9 +202,10 @@ def score_one(
 async def _evaluate(plan: RunPlan, samples: list[Sample], progress: Progress) -> None:
     by_id = {s.id: s for s in samples}
     done = {row.key for row in iter_jsonl(plan.out / SAMPLES, SampleRow)}
+    generated_before = list(iter_jsonl(plan.out / COMPLETIONS, CompletionRow))
     pending_scores = {
         row_key(r.task_id, r.sample_index): r
-        for r in iter_jsonl(plan.out / COMPLETIONS, CompletionRow)
+        for r in generated_before
         if row_key(r.task_id, r.sample_index) not in done and r.task_id in by_id
     }
     todo = [
@@ -222,6 +223,7 @@ async def _evaluate(plan: RunPlan, samples: list[Sample], progress: Progress) ->
     scored_out = JsonlAppender(plan.out / SAMPLES)
     generated_out = JsonlAppender(plan.out / COMPLETIONS)
     scoring: set[asyncio.Future[SampleRow]] = set()
+    failures: list[BaseException] = []
 
     def submit_score(generated: CompletionRow) -> None:
         future = loop.run_in_executor(
@@ -231,10 +233,15 @@ async def _evaluate(plan: RunPlan, samples: list[Sample], progress: Progress) ->
 
         def finished(fut: asyncio.Future[SampleRow]) -> None:
             scoring.discard(fut)
-            if not fut.cancelled() and fut.exception() is None:
-                row = fut.result()
-                scored_out.append(row)
-                progress.advance(1, cost=row.cost_usd, tokens=row.tokens_in + row.tokens_out)
+            if fut.cancelled():
+                return
+            error = fut.exception()
+            if error is not None:
+                failures.append(error)  # raised below, never dropped with its row
+                return
+            row = fut.result()
+            scored_out.append(row)
+            progress.advance(1, cost=row.cost_usd, tokens=row.tokens_in + row.tokens_out)
 
         future.add_done_callback(finished)
 
@@ -243,7 +250,7 @@ async def _evaluate(plan: RunPlan, samples: list[Sample], progress: Progress) ->
             submit_score(generated)
         spent = sum(
             r.completion.cost_usd or 0.0
-            for r in iter_jsonl(plan.out / COMPLETIONS, CompletionRow)
+            for r in generated_before
             if not r.completion.metadata.get("cache_hit")
         )
         limits = GenerationLimits.build(
@@ -260,7 +267,9 @@ async def _evaluate(plan: RunPlan, samples: list[Sample], progress: Progress) ->
         except BudgetExhausted as exc:
             stopped = exc  # score what was generated, then stop
         while scoring:
-            await asyncio.gather(*list(scoring))
+            await asyncio.gather(*list(scoring), return_exceptions=True)
+        if failures:
+            raise failures[0]
         if stopped is not None:
             raise stopped
     finally:

@@ -148,3 +148,22 @@ def test_summary_rows_follow_task_order(tmp_path: Path) -> None:
     assert sorted(r.task_id for r in run.rows) == sorted(f"s{i}" for i in range(30))
     assert run.summary is not None and run.summary.complete
     assert run.manifest is not None and run.manifest.fingerprint["task"] == "echo"
+
+
+class BrokenScorer(EchoTask):
+    """A task whose scorer has a bug."""
+
+    def score(
+        self, sample: Sample, output: str, style: PromptStyle, executor: Executor | None
+    ) -> Score:
+        raise RuntimeError("scorer bug")
+
+
+def test_a_scoring_error_is_raised_not_dropped(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, n=5)
+    plan.task = BrokenScorer(5)
+    with pytest.raises(RuntimeError, match="scorer bug"):
+        run_evaluation(plan)
+    assert not (tmp_path / "run" / "summary.json").exists()
+    # What was generated is kept: a fixed scorer resumes without generating again.
+    assert len((tmp_path / "run" / "completions.jsonl").read_text().splitlines()) == 5
