@@ -19,12 +19,12 @@ import asyncio
 import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
-from evalkit.fim import detect_fim_format, fim_prompt
+from evalkit.fim import FimFormat, detect_fim_format, fim_prompt
 from evalkit.hourly import default_hourly_usd
 from evalkit.records import Completion, GenerationParams, GenerationRequest
 from evalkit.runner import Runner
@@ -129,13 +129,21 @@ class HFRunner(Runner):
                 "chat" if getattr(tokenizer, "chat_template", None) else ("completion")
             )
 
-    def supports_fim(self) -> bool:
+    @cached_property
+    def _fim(self) -> tuple[FimFormat, set[int]]:
+        """The model's FIM format and the ids of its end-of-middle tokens, found once (reading
+        the tokenizer's vocabulary is too slow to repeat per request)."""
         self._load()
+        fmt = detect_fim_format(self._tokenizer, self.fim_format_name, self.model.spec)
+        vocab = self._tokenizer.get_vocab()
+        return fmt, {vocab[t] for t in fmt.stop_tokens if t in vocab}
+
+    def supports_fim(self) -> bool:
         try:
-            detect_fim_format(self._tokenizer, self.fim_format_name, self.model.spec)
+            fmt, _ = self._fim
         except EvalkitError:
             return False
-        return True
+        return fmt is not None
 
     def _pick_device(self, torch: Any) -> str:
         if self.device_choice != "auto":
@@ -217,7 +225,7 @@ class HFRunner(Runner):
             )
             return text
         if request.style == "fim":
-            fmt = detect_fim_format(self._tokenizer, self.fim_format_name, self.model.spec)
+            fmt, _ = self._fim
             return fim_prompt(fmt, sample.metadata["fim_prefix"], sample.metadata["fim_suffix"])
         return sample.prompt
 
@@ -234,11 +242,7 @@ class HFRunner(Runner):
         torch, _ = _import_torch()
         start = time.perf_counter()
         prompts = [self._encode(r) for r in requests]
-        extra_eos: set[int] = set()
-        if requests[0].style == "fim":
-            fmt = detect_fim_format(self._tokenizer, self.fim_format_name, self.model.spec)
-            vocab = self._tokenizer.get_vocab()
-            extra_eos = {vocab[t] for t in fmt.stop_tokens if t in vocab}
+        extra_eos = self._fim[1] if requests[0].style == "fim" else set()
         try:
             outputs = decode_batch(
                 self._model,
@@ -336,8 +340,7 @@ class HFRunner(Runner):
             "batch_size": "auto" if self.auto_batch else self.batch_size,
         }
         if self._model is not None and self.prompt_style == "fim":
-            fmt = detect_fim_format(self._tokenizer, self.fim_format_name, self.model.spec)
-            info["fim_format"] = fmt.name
+            info["fim_format"] = self._fim[0].name
         if self._model is not None:
             torch, _ = _import_torch()
             generate_s = float(self.stats["generate_s"])
