@@ -7,6 +7,7 @@ tokenizer's vocabulary; ``--fim-format`` forces one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,81 +17,62 @@ from evalkit.errors import EvalkitError, did_you_mean
 @dataclass(frozen=True)
 class FimFormat:
     name: str
-    prefix: str
-    suffix: str
-    middle: str
-    order: str = "psm"
-    """``psm``: prefix, suffix, middle; ``spm``: suffix first (Codestral's native order)."""
+    layout: str
+    """The prompt, with ``{prefix}`` and ``{suffix}`` where the code goes: the family's tokens
+    in prefix-suffix-middle or suffix-prefix-middle order."""
     stop_tokens: tuple[str, ...] = ()
     """Tokens that end the middle, besides the tokenizer's EOS."""
     families: str = ""
 
+
+_STARCODER_STOPS = ("<|endoftext|>", "<fim_pad>", "<file_sep>")
 
 FORMATS: dict[str, FimFormat] = {
     f.name: f
     for f in (
         FimFormat(
             "starcoder",
-            "<fim_prefix>",
-            "<fim_suffix>",
-            "<fim_middle>",
-            stop_tokens=("<|endoftext|>", "<fim_pad>", "<file_sep>"),
-            families="StarCoder, StarCoder2, StarCoderBase",
+            "<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>",
+            _STARCODER_STOPS,
+            "StarCoder, StarCoder2, StarCoderBase",
         ),
         FimFormat(
             "starcoder-spm",
-            "<fim_prefix>",
-            "<fim_suffix>",
-            "<fim_middle>",
-            order="spm",
-            stop_tokens=("<|endoftext|>", "<fim_pad>", "<file_sep>"),
-            families="StarCoder in suffix-prefix-middle order",
+            "<fim_prefix><fim_suffix>{suffix}<fim_middle>{prefix}",
+            _STARCODER_STOPS,
+            "StarCoder in suffix-prefix-middle order",
         ),
         FimFormat(
             "santacoder",
-            "<fim-prefix>",
-            "<fim-suffix>",
-            "<fim-middle>",
-            stop_tokens=("<|endoftext|>", "<fim-pad>"),
-            families="SantaCoder",
+            "<fim-prefix>{prefix}<fim-suffix>{suffix}<fim-middle>",
+            ("<|endoftext|>", "<fim-pad>"),
+            "SantaCoder",
         ),
-        FimFormat(
-            "codellama", "<PRE> ", " <SUF>", " <MID>", stop_tokens=("<EOT>",), families="Code Llama"
-        ),
+        FimFormat("codellama", "<PRE> {prefix} <SUF>{suffix} <MID>", ("<EOT>",), "Code Llama"),
         FimFormat(
             "deepseek-coder",
-            "<｜fim▁begin｜>",
-            "<｜fim▁hole｜>",
-            "<｜fim▁end｜>",
-            stop_tokens=("<|EOT|>",),
-            families="DeepSeek-Coder",
+            "<｜fim▁begin｜>{prefix}<｜fim▁hole｜>{suffix}<｜fim▁end｜>",
+            ("<|EOT|>",),
+            "DeepSeek-Coder",
         ),
         FimFormat(
             "qwen2.5-coder",
-            "<|fim_prefix|>",
-            "<|fim_suffix|>",
-            "<|fim_middle|>",
-            stop_tokens=("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>"),
-            families="Qwen2.5-Coder",
+            "<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>",
+            ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|im_end|>"),
+            "Qwen2.5-Coder",
         ),
         FimFormat(
             "codegemma",
-            "<|fim_prefix|>",
-            "<|fim_suffix|>",
-            "<|fim_middle|>",
-            stop_tokens=("<|file_separator|>", "<eos>"),
-            families="CodeGemma",
+            "<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>",
+            ("<|file_separator|>", "<eos>"),
+            "CodeGemma",
         ),
         FimFormat(
-            "codestral",
-            "[PREFIX]",
-            "[SUFFIX]",
-            "",
-            order="spm",
-            families="Codestral, Mistral (suffix first)",
+            "codestral", "[SUFFIX]{suffix}[PREFIX]{prefix}", (), "Codestral, Mistral (suffix first)"
         ),
     )
 }
+_SLOT = re.compile(r"\{(prefix|suffix)\}")
 
 # Which token identifies which format, most specific first.
 _MARKERS = (
@@ -107,11 +89,9 @@ _MARKERS = (
 
 def fim_prompt(fmt: FimFormat, prefix: str, suffix: str) -> str:
     """The raw prompt that asks a model of this family for the middle."""
-    if fmt.name == "codestral":
-        return f"{fmt.suffix}{suffix}{fmt.prefix}{prefix}"
-    if fmt.order == "spm":
-        return f"{fmt.prefix}{fmt.suffix}{suffix}{fmt.middle}{prefix}"
-    return f"{fmt.prefix}{prefix}{fmt.suffix}{suffix}{fmt.middle}"
+    code = {"prefix": prefix, "suffix": suffix}
+    # One pass over the layout, so that braces in the code itself are never read as slots.
+    return _SLOT.sub(lambda match: code[match.group(1)], fmt.layout)
 
 
 def get_format(name: str) -> FimFormat:
