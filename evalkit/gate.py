@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.errors import EvalkitError
+from evalkit.formatting import usd
 from evalkit.records import SampleRow
 from evalkit.results import Run, find_runs, read_run
 
@@ -242,9 +243,6 @@ def _cost_figures(base: Run, cand: Run) -> dict[str, float | None]:
 
 
 def gate_markdown(result: GateResult) -> str:
-    def money(v: float | None) -> str:
-        return "n/a" if v is None else f"${v:.4f}"
-
     verdict = "**regression**" if result.regressed else "no significant regression"
     lines = [
         f"### evalkit gate: {verdict}",
@@ -269,10 +267,10 @@ def gate_markdown(result: GateResult) -> str:
         b_lat, c_lat = f["baseline_latency_p50_s"], f["candidate_latency_p50_s"]
         latency = "n/a" if b_lat is None or c_lat is None else f"{b_lat:.2f}s -> {c_lat:.2f}s"
         lines.append(
-            f"| {task} | {money(f['baseline_cost_usd'])} -> "
-            f"{money(f['candidate_cost_usd'])} | "
-            f"{money(f['baseline_cost_per_correct_usd'])} -> "
-            f"{money(f['candidate_cost_per_correct_usd'])} | {latency} |"
+            f"| {task} | {usd(f['baseline_cost_usd'])} -> "
+            f"{usd(f['candidate_cost_usd'])} | "
+            f"{usd(f['baseline_cost_per_correct_usd'])} -> "
+            f"{usd(f['candidate_cost_per_correct_usd'])} | {latency} |"
         )
     if result.cost_regression:
         lines += ["", "Cost increased beyond --max-cost-increase."]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
+from evalkit.formatting import usd
 from evalkit.gate import mcnemar_regression_p, problem_scores
 from evalkit.results import Run, find_runs, read_run
 
@@ -110,7 +111,7 @@ def history_markdown(points: list[Point]) -> str:
         "|---|---|---|---:|---:|---:|---:|---|",
     ]
     for p in points:
-        cost = "n/a" if p.cost_usd is None else f"${p.cost_usd:.4f}"
+        cost = usd(p.cost_usd)
         pv = "" if p.p_value is None else f"{p.p_value:.4f}"
         lines.append(
             f"| {p.model} | {p.task} | {p.date} | {p.accuracy:.3f} "

@@ -10,17 +10,12 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.formatting import usd
 from evalkit.leaderboard import overall, provenance
 from evalkit.portfolio import Portfolio
 from evalkit.results import Run
 
 FORMATS = ("md", "html", "csv", "parquet")
-
-
-def _money(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"${value:.4f}" if value < 100 else f"${value:,.2f}"
 
 
 def _seconds(value: Any) -> str:
@@ -37,8 +32,8 @@ def _cells(row: pd.Series) -> list[str]:
         str(row["model"]),
         f"{row['accuracy']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]",
         str(row["n"]),
-        _money(row["cost_usd"]),
-        _money(row["cost_per_correct_usd"]),
+        usd(row["cost_usd"]),
+        usd(row["cost_per_correct_usd"]),
         f"{_seconds(row['latency_p50_s'])} / {_seconds(row['latency_p95_s'])}",
         "n/a" if pd.isna(row["tokens_per_answer"]) else f"{row['tokens_per_answer']:.0f}",
         f"{row['weights']}, {row['hosting']}",
@@ -73,8 +68,8 @@ def runs_markdown(runs: list[Run]) -> str:
         flag = "" if s.complete else " (incomplete)"
         lines.append(
             f"| {s.model} | {s.task} | {s.pass_at_1:.3f} [{s.ci95[0]:.3f}, "
-            f"{s.ci95[1]:.3f}]{flag} | {s.n} | {_money(s.cost_usd)} "
-            f"| {_money(s.cost_per_correct_usd)} |"
+            f"{s.ci95[1]:.3f}]{flag} | {s.n} | {usd(s.cost_usd)} "
+            f"| {usd(s.cost_per_correct_usd)} |"
         )
     return "\n".join(lines)
 
@@ -126,18 +121,18 @@ def portfolio_markdown(portfolio: Portfolio) -> str:
     for _, row in portfolio.choices.iterrows():
         lines.append(
             f"| {row['domain']} | {row['model']} | {row['accuracy']:.3f} "
-            f"| {_money(row['cost_per_answer_usd'])} | {row['volume_per_month']:,.0f} "
-            f"| {_money(row['monthly_usd'])} |"
+            f"| {usd(row['cost_per_answer_usd'])} | {row['volume_per_month']:,.0f} "
+            f"| {usd(row['monthly_usd'])} |"
         )
     lines.append("")
-    lines.append(f"Portfolio: {_money(portfolio.portfolio_monthly_usd)} a month.")
+    lines.append(f"Portfolio: {usd(portfolio.portfolio_monthly_usd)} a month.")
     if portfolio.single_model is None:
         lines.append("No single model meets every domain's bar.")
     else:
         ratio = portfolio.saving_ratio
         lines.append(
             f"Cheapest single model meeting every bar: {portfolio.single_model}, "
-            f"{_money(portfolio.single_monthly_usd)} a month"
+            f"{usd(portfolio.single_monthly_usd)} a month"
             + (f" ({ratio:.1f}x the portfolio)." if ratio else ".")
         )
     return "\n".join(lines)
