@@ -105,7 +105,7 @@ DECISION_INSTRUCTION = (
 )
 
 
-def _mc_style(task: Task, runner: Runner) -> PromptStyle:
+def _mc_style(runner: Runner) -> PromptStyle:
     return "chat" if runner.prompt_style == "chat" else "completion"
 
 
@@ -190,7 +190,7 @@ class MMLUSubject(Task):
         return samples
 
     def choose_style(self, runner: Runner) -> PromptStyle:
-        return _mc_style(self, runner)
+        return _mc_style(runner)
 
     def generation_params(self, style: PromptStyle) -> GenerationParams:
         return GenerationParams(
@@ -329,7 +329,7 @@ class _Group(Task):
         return ";".join(task.data_checksum() for task in self.tasks)
 
     def choose_style(self, runner: Runner) -> PromptStyle:
-        return _mc_style(self, runner)
+        return _mc_style(runner)
 
     def generation_params(self, style: PromptStyle) -> GenerationParams:
         return (
